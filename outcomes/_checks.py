@@ -1,0 +1,478 @@
+"""The validation engine: schema rules as vectorized polars expressions.
+
+``check_table`` turns an all-text frame (from :mod:`outcomes._read`) into a
+typed frame and a table of issues (``row``, ``column``, ``reason``). Every rule
+comes from a :class:`~outcomes.schema.ColumnSpec`; no column name is written
+here. There is no Python loop over rows: each rule is one filter over the whole
+table, so a million rows take seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from outcomes._read import ROW, DatasetError, read_text_table
+from outcomes.schema import ColumnSpec, TableSchema, load_table_schema, vocabulary, vocabulary_label
+
+ISSUE_SCHEMA = {ROW: pl.Int64, "column": pl.String, "reason": pl.String}
+WARNING_SCHEMA = {
+    "column": pl.String,
+    "value": pl.String,
+    "n_rows": pl.Int64,
+    "first_row": pl.Int64,
+    "message": pl.String,
+}
+
+_EP = "__episode_"  # prefix of joined episode columns
+
+
+def _t(name: str) -> str:
+    """Name of the typed copy of a column during validation."""
+    return f"__typed_{name}"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What cross-table rules need: accepted episodes and the measure catalog."""
+
+    episodes: pl.DataFrame | None = None
+    rejected_episode_ids: pl.Series | None = None
+    catalog: pl.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Result of checking one table."""
+
+    accepted: pl.DataFrame
+    issues: pl.DataFrame
+    warnings: pl.DataFrame
+
+
+def _fmt_number(x: float) -> str:
+    return f"{x:g}"
+
+
+def _quoted(col: str) -> pl.Expr:
+    return pl.concat_str(pl.lit("'"), pl.col(col), pl.lit("'"))
+
+
+def _clean(spec: ColumnSpec) -> pl.Expr:
+    e = pl.col(spec.name).str.strip_chars()
+    e = pl.when(e == "").then(None).otherwise(e)
+    if spec.normalize == "lower":
+        e = e.str.to_lowercase()
+    elif spec.normalize == "upper":
+        e = e.str.to_uppercase()
+    return e.alias(spec.name)
+
+
+def _typed(spec: ColumnSpec) -> pl.Expr:
+    raw = pl.col(spec.name)
+    if spec.type == "date":
+        e = raw.str.to_date("%Y-%m-%d", strict=False)
+    elif spec.type == "float":
+        f = raw.cast(pl.Float64, strict=False)
+        e = pl.when(f.is_finite()).then(f)
+    elif spec.type == "integer":
+        f = raw.cast(pl.Float64, strict=False)
+        e = pl.when(f.is_finite() & (f == f.floor()) & (f.abs() < 2**53)).then(f).cast(pl.Int64)
+    else:
+        e = raw
+    return e.alias(_t(spec.name))
+
+
+def _type_reason(spec: ColumnSpec) -> str:
+    return {
+        "date": "is not a date in ISO 8601 form (YYYY-MM-DD)",
+        "float": "is not a number",
+        "integer": "is not a whole number",
+        "string": "is not text",
+    }[spec.type]
+
+
+def _column_rules(spec: ColumnSpec, vocab_codes: dict[str, list[str]]) -> list[tuple[pl.Expr, pl.Expr]]:
+    """(condition, reason) pairs for the single-column rules of ``spec``."""
+    name, typed = spec.name, pl.col(_t(spec.name))
+    raw = pl.col(name)
+    rules: list[tuple[pl.Expr, pl.Expr]] = []
+    if spec.required:
+        rules.append((raw.is_null(), pl.lit(f"{name} is empty; it is required")))
+    rules.append(
+        (
+            raw.is_not_null() & typed.is_null(),
+            pl.concat_str(pl.lit(f"{name} "), _quoted(name), pl.lit(f" {_type_reason(spec)}")),
+        )
+    )
+    if spec.min is not None or spec.max is not None:
+        lo = spec.min if spec.min is not None else float("-inf")
+        hi = spec.max if spec.max is not None else float("inf")
+        span = (
+            f"{_fmt_number(lo)}-{_fmt_number(hi)}"
+            if spec.min is not None and spec.max is not None
+            else (f"at least {_fmt_number(lo)}" if spec.max is None else f"at most {_fmt_number(hi)}")
+        )
+        word = "outside" if spec.min is not None and spec.max is not None else "not"
+        rules.append(
+            (
+                typed.is_not_null() & ((typed < lo) | (typed > hi)),
+                pl.concat_str(pl.lit(f"{name} "), raw, pl.lit(f" is {word} {span}")),
+            )
+        )
+    if spec.enum is not None:
+        rules.append(
+            (
+                raw.is_not_null() & ~raw.is_in(list(spec.enum)),
+                pl.concat_str(
+                    pl.lit(f"{name} "),
+                    _quoted(name),
+                    pl.lit(f" is not one of {', '.join(spec.enum)}"),
+                ),
+            )
+        )
+    if spec.vocabulary is not None and spec.on_unknown == "reject":
+        rules.append(
+            (
+                raw.is_not_null() & ~raw.is_in(vocab_codes[spec.vocabulary]),
+                pl.concat_str(
+                    pl.lit(f"{name} "),
+                    _quoted(name),
+                    pl.lit(f" is not in the {vocabulary_label(spec.vocabulary)}"),
+                ),
+            )
+        )
+    if spec.pattern is not None:
+        rules.append(
+            (
+                raw.is_not_null() & ~raw.str.contains(spec.pattern),
+                pl.concat_str(pl.lit(f"{name} "), _quoted(name), pl.lit(f" is not {spec.pattern_description}")),
+            )
+        )
+    for other, word in ((spec.not_before, "before"), (spec.not_below, "below")):
+        if other is not None:
+            o = pl.col(_t(other))
+            rules.append(
+                (
+                    typed.is_not_null() & o.is_not_null() & (typed < o),
+                    pl.concat_str(pl.lit(f"{name} "), raw, pl.lit(f" is {word} {other} "), pl.col(other)),
+                )
+            )
+    return rules
+
+
+def _unique_rule(lf: pl.LazyFrame, spec: ColumnSpec) -> pl.LazyFrame:
+    name = spec.name
+    dups = (
+        lf.filter(pl.col(name).is_not_null())
+        .group_by(name)
+        .agg(pl.col(ROW).sort().alias("__rows"), pl.len().alias("__n"))
+        .filter(pl.col("__n") > 1)
+    )
+    rows_text = pl.col("__rows").list.head(10).cast(pl.List(pl.String)).list.join(", ")
+    more = pl.when(pl.col("__n") > 10).then(pl.lit(", ...")).otherwise(pl.lit(""))
+    return (
+        lf.select(ROW, name)
+        .join(dups, on=name, how="inner")
+        .select(
+            ROW,
+            pl.lit(name).alias("column"),
+            pl.concat_str(
+                pl.lit(f"{name} "),
+                _quoted(name),
+                pl.lit(" appears in "),
+                pl.col("__n").cast(pl.String),
+                pl.lit(" rows (rows "),
+                rows_text,
+                more,
+                pl.lit("); every row with a duplicated "),
+                pl.lit(name),
+                pl.lit(" is rejected"),
+            ).alias("reason"),
+        )
+    )
+
+
+def _episode_rules(spec: ColumnSpec, context: Context) -> list[tuple[pl.Expr, pl.Expr]]:
+    name = spec.name
+    rules: list[tuple[pl.Expr, pl.Expr]] = []
+    if spec.references is not None:
+        raw = pl.col(name)
+        rules.append(
+            (
+                raw.is_not_null() & pl.col(f"{_EP}rejected").fill_null(False),
+                pl.concat_str(pl.lit("episode "), raw, pl.lit(" was rejected")),
+            )
+        )
+        rules.append(
+            (
+                raw.is_not_null() & ~pl.col(f"{_EP}rejected").fill_null(False) & pl.col(f"{_EP}start_date").is_null(),
+                pl.concat_str(pl.lit("episode "), raw, pl.lit(" does not exist in episodes")),
+            )
+        )
+    if spec.within_episode:
+        typed, start, end = pl.col(_t(name)), pl.col(f"{_EP}start_date"), pl.col(f"{_EP}end_date")
+        rules.append(
+            (
+                typed.is_not_null() & start.is_not_null() & (typed < start),
+                pl.concat_str(
+                    pl.lit(f"{name} "),
+                    pl.col(name),
+                    pl.lit(" is before the episode's start_date "),
+                    start.cast(pl.String),
+                ),
+            )
+        )
+        rules.append(
+            (
+                typed.is_not_null() & end.is_not_null() & (typed > end),
+                pl.concat_str(
+                    pl.lit(f"{name} "),
+                    pl.col(name),
+                    pl.lit(" is after the episode's end_date "),
+                    end.cast(pl.String),
+                ),
+            )
+        )
+    return rules
+
+
+_CAT = "__catalog_"
+
+
+def _catalog_rules(spec: ColumnSpec, measure_col: str | None) -> list[tuple[pl.Expr, pl.Expr]]:
+    name = spec.name
+    raw, typed = pl.col(name), pl.col(_t(name))
+    rules: list[tuple[pl.Expr, pl.Expr]] = []
+    if spec.catalog_code:
+        rules.append(
+            (
+                raw.is_not_null() & pl.col(f"{_CAT}min").is_null(),
+                pl.concat_str(
+                    pl.lit(f"{name} "),
+                    _quoted(name),
+                    pl.lit(" is not in the measure catalog; add a row for it to the dataset's measures.csv"),
+                ),
+            )
+        )
+    if spec.catalog_range is not None:
+        lo, hi = pl.col(f"{_CAT}min"), pl.col(f"{_CAT}max")
+        rules.append(
+            (
+                typed.is_not_null() & lo.is_not_null() & ((typed < lo) | (typed > hi)),
+                pl.concat_str(
+                    pl.col(spec.catalog_range),
+                    pl.lit(" value "),
+                    raw,
+                    pl.lit(" is outside "),
+                    pl.col(f"{_CAT}min_text"),
+                    pl.lit("-"),
+                    pl.col(f"{_CAT}max_text"),
+                ),
+            )
+        )
+    if spec.only_for_kinds is not None and measure_col is not None:
+        kinds = list(spec.only_for_kinds)
+        kind_text = " or ".join("range-of-motion" if k == "rom" else k for k in kinds)
+        rules.append(
+            (
+                raw.is_not_null() & pl.col(f"{_CAT}kind").is_not_null() & ~pl.col(f"{_CAT}kind").is_in(kinds),
+                pl.concat_str(
+                    pl.lit(f"{name} "),
+                    _quoted(name),
+                    pl.lit(" is given for "),
+                    pl.col(measure_col),
+                    pl.lit(f", which is not a {kind_text} measure; leave {name} empty"),
+                ),
+            )
+        )
+    return rules
+
+
+def check_table(
+    raw: pl.DataFrame,
+    schema: TableSchema,
+    context: Context | None = None,
+) -> Checked:
+    """Validate an all-text table against ``schema``.
+
+    Parameters
+    ----------
+    raw : polars.DataFrame
+        ``row`` plus String columns, as returned by ``read_text_table``. It
+        must hold every required column of ``schema``; optional columns may be
+        missing and columns the schema does not know are kept as text.
+    schema : TableSchema
+        The table's schema.
+    context : Context, optional
+        Accepted episodes and the measure catalog, for cross-table rules.
+
+    Returns
+    -------
+    Checked
+        ``accepted``: typed rows without any issue (``row`` kept);
+        ``issues``: one row per problem (``row``, ``column``, ``reason``);
+        ``warnings``: unknown vocabulary values, one row per value.
+    """
+    context = context or Context()
+    extra = [c for c in raw.columns if c != ROW and c not in schema.names]
+    missing = [c for c in schema.names if c not in raw.columns]
+    vocab_codes = {
+        spec.vocabulary: vocabulary(spec.vocabulary)["code"].to_list()
+        for spec in schema.columns
+        if spec.vocabulary is not None
+    }
+
+    lf = raw.lazy().with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
+    lf = lf.with_columns(
+        [_clean(spec) for spec in schema.columns]
+        + [pl.col(c).str.strip_chars().replace("", None).alias(c) for c in extra]
+    )
+    lf = lf.with_columns([_typed(spec) for spec in schema.columns])
+    lf = lf.with_columns(pl.all_horizontal(pl.col(c).is_null() for c in [*schema.names, *extra]).alias("__empty"))
+
+    rules: list[tuple[str, pl.Expr, pl.Expr]] = []
+    for spec in schema.columns:
+        rules += [(spec.name, c, r) for c, r in _column_rules(spec, vocab_codes)]
+
+    ref = next((s for s in schema.columns if s.references is not None), None)
+    if ref is not None and context.episodes is not None:
+        eps = context.episodes.lazy().select(
+            pl.col("episode_id").alias(ref.name),
+            pl.col("start_date").alias(f"{_EP}start_date"),
+            pl.col("end_date").alias(f"{_EP}end_date"),
+        )
+        lf = lf.join(eps, on=ref.name, how="left", maintain_order="left")
+        rejected_ids = (
+            context.rejected_episode_ids
+            if context.rejected_episode_ids is not None
+            else pl.Series(ref.name, [], dtype=pl.String)
+        )
+        rej = (
+            pl.DataFrame({ref.name: rejected_ids.cast(pl.String)})
+            .unique()
+            .with_columns(pl.lit(True).alias(f"{_EP}rejected"))
+            .lazy()
+        )
+        lf = lf.join(rej, on=ref.name, how="left", maintain_order="left")
+        for spec in schema.columns:
+            rules += [(spec.name, c, r) for c, r in _episode_rules(spec, context)]
+
+    code = next((s for s in schema.columns if s.catalog_code), None)
+    if code is not None and context.catalog is not None:
+        cat = context.catalog.lazy().select(
+            pl.col("code").alias(code.name),
+            pl.col("min").alias(f"{_CAT}min"),
+            pl.col("max").alias(f"{_CAT}max"),
+            pl.col("kind").alias(f"{_CAT}kind"),
+            pl.col("min").map_elements(_fmt_number, return_dtype=pl.String).alias(f"{_CAT}min_text"),
+            pl.col("max").map_elements(_fmt_number, return_dtype=pl.String).alias(f"{_CAT}max_text"),
+        )
+        lf = lf.join(cat, on=code.name, how="left", maintain_order="left")
+        for spec in schema.columns:
+            rules += [(spec.name, c, r) for c, r in _catalog_rules(spec, code.name)]
+
+    lf = lf.cache()
+    not_empty = ~pl.col("__empty")
+    parts = [
+        lf.filter(pl.col("__empty")).select(ROW, pl.lit("").alias("column"), pl.lit("the row is empty").alias("reason"))
+    ]
+    parts += [
+        lf.filter(cond.fill_null(False) & not_empty).select(ROW, pl.lit(col).alias("column"), reason.alias("reason"))
+        for col, cond, reason in rules
+    ]
+    parts += [_unique_rule(lf, spec) for spec in schema.columns if spec.unique]
+    issues = pl.concat(parts).collect()
+
+    keep = [ROW] + [pl.col(_t(s.name)).alias(s.name) for s in schema.columns] + extra
+    accepted = lf.join(issues.lazy().select(ROW).unique(), on=ROW, how="anti", maintain_order="left")
+
+    if schema.duplicate_key is not None:
+        key = [_t(k) for k in schema.duplicate_key]
+        accepted = accepted.with_columns(pl.col(ROW).min().over(key).alias("__first"))
+        dup_issues = (
+            accepted.filter(pl.col(ROW) != pl.col("__first"))
+            .select(
+                ROW,
+                pl.lit("").alias("column"),
+                pl.concat_str(
+                    pl.lit("exact duplicate of row "),
+                    pl.col("__first").cast(pl.String),
+                    pl.lit(f" (same {', '.join(schema.duplicate_key)})"),
+                ).alias("reason"),
+            )
+            .collect()
+        )
+        issues = pl.concat([issues, dup_issues])
+        accepted = accepted.filter(pl.col(ROW) == pl.col("__first"))
+
+    accepted_df = accepted.select(keep).sort(ROW).collect()
+    issues = issues.sort(ROW, "column", "reason")
+    warnings = _vocabulary_warnings(accepted_df, schema, vocab_codes)
+    return Checked(accepted=accepted_df, issues=issues, warnings=warnings)
+
+
+def _vocabulary_warnings(
+    accepted: pl.DataFrame, schema: TableSchema, vocab_codes: dict[str, list[str]]
+) -> pl.DataFrame:
+    parts = []
+    for spec in schema.columns:
+        if spec.vocabulary is None or spec.on_unknown != "warn":
+            continue
+        label = vocabulary_label(spec.vocabulary)
+        parts.append(
+            accepted.filter(pl.col(spec.name).is_not_null() & ~pl.col(spec.name).is_in(vocab_codes[spec.vocabulary]))
+            .group_by(spec.name)
+            .agg(pl.len().cast(pl.Int64).alias("n_rows"), pl.col(ROW).min().alias("first_row"))
+            .select(
+                pl.lit(spec.name).alias("column"),
+                pl.col(spec.name).alias("value"),
+                "n_rows",
+                "first_row",
+                pl.concat_str(
+                    pl.lit(f"{spec.name} "),
+                    _quoted(spec.name),
+                    pl.lit(f" is not in the {label}; accepted as a custom value ("),
+                    pl.col("n_rows").cast(pl.String),
+                    pl.when(pl.col("n_rows") == 1).then(pl.lit(" row")).otherwise(pl.lit(" rows")),
+                    pl.lit(", first at row "),
+                    pl.col("first_row").cast(pl.String),
+                    pl.lit(")"),
+                ).alias("message"),
+            )
+        )
+    if not parts:
+        return pl.DataFrame(schema=WARNING_SCHEMA)
+    return pl.concat(parts).sort("column", "value")
+
+
+def read_catalog(path: Path, base: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Read and check a measure catalog file; optionally merge it over ``base``.
+
+    Rows of the file replace rows of ``base`` with the same ``code``. A catalog
+    row that breaks the schema makes the dataset unreadable: a
+    :class:`DatasetError` lists every problem with its row number.
+    """
+    schema = load_table_schema("measures")
+    raw, malformed = read_text_table(path)
+    if malformed.height:
+        raise DatasetError(f"{path}: row {malformed[ROW][0]}: {malformed['reason'][0]}")
+    missing = [c for c in schema.required if c not in raw.columns]
+    if missing:
+        raise DatasetError(
+            f"{path}: required column(s) {', '.join(missing)} missing "
+            f"(found: {', '.join(c for c in raw.columns if c != ROW)})"
+        )
+    checked = check_table(raw, schema)
+    if checked.issues.height:
+        lines = [f"row {r}: {reason}" for r, reason in checked.issues.select(ROW, "reason").iter_rows()]
+        raise DatasetError(f"{path}: the measure catalog has errors:\n  " + "\n  ".join(lines))
+    catalog = checked.accepted.drop(ROW)
+    if base is not None:
+        catalog = pl.concat(
+            [base.filter(~pl.col("code").is_in(catalog["code"].to_list())), catalog],
+            how="diagonal_relaxed",
+        )
+    return catalog.sort("code")

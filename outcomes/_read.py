@@ -1,0 +1,128 @@
+"""Reading one table file into an all-text frame with spreadsheet row numbers.
+
+Every value is read as text so that validation, not the reader, decides what
+is wrong with it and can name the offending value. ``row`` is the row number a
+spreadsheet shows: the header is row 1, the first data row is row 2.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import polars as pl
+
+ROW = "row"
+
+
+class DatasetError(Exception):
+    """A dataset, or one of its files, cannot be read at all.
+
+    The message names the file and the problem; the command line prints it and
+    exits with status 2.
+    """
+
+
+def _clean_names(names: list[str], path: Path) -> list[str]:
+    cleaned = [n.replace("\ufeff", "").strip().lower() for n in names]
+    seen: set[str] = set()
+    for name in cleaned:
+        if name in seen:
+            raise DatasetError(f"{path}: the header names column {name!r} twice")
+        if name == ROW:
+            raise DatasetError(f"{path}: a column may not be called {ROW!r} (reserved)")
+        seen.add(name)
+    return cleaned
+
+
+def _read_csv_python(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Slow path for CSV files with rows that have more fields than the header.
+
+    Returns the frame of well-formed rows and a frame of rejected rows
+    (``row``, ``reason``).
+    """
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        width = len(header)
+        good_rows: list[int] = []
+        records: list[list[str | None]] = []
+        bad: list[tuple[int, str]] = []
+        for i, rec in enumerate(reader):
+            row = i + 2
+            if len(rec) > width:
+                bad.append((row, f"the row has {len(rec)} fields but the header has {width}"))
+                continue
+            values: list[str | None] = [v if v != "" else None for v in rec]
+            values += [None] * (width - len(values))
+            records.append(values)
+            good_rows.append(row)
+    names = _clean_names(header, path)
+    frame = pl.DataFrame(
+        {name: [r[j] for r in records] for j, name in enumerate(names)},
+        schema={name: pl.String for name in names},
+    ).insert_column(0, pl.Series(ROW, good_rows, dtype=pl.Int64))
+    rejected = pl.DataFrame(
+        {ROW: [b[0] for b in bad], "reason": [b[1] for b in bad]},
+        schema={ROW: pl.Int64, "reason": pl.String},
+    )
+    return frame, rejected
+
+
+def read_text_table(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read a CSV or Parquet file as text columns plus ``row``.
+
+    Returns
+    -------
+    frame : polars.DataFrame
+        ``row`` (Int64) and one String column per file column, names stripped
+        and lower-cased.
+    malformed : polars.DataFrame
+        Rows that could not be split into fields (``row``, ``reason``); empty
+        for well-formed files.
+
+    Raises
+    ------
+    DatasetError
+        When the file is missing, not a table, or not UTF-8 text.
+    """
+    if not path.is_file():
+        raise DatasetError(f"{path}: file not found")
+    empty_bad = pl.DataFrame(schema={ROW: pl.Int64, "reason": pl.String})
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        try:
+            frame = pl.read_parquet(path)
+        except Exception as exc:
+            raise DatasetError(f"{path}: not a readable Parquet file ({exc})") from None
+        casts = []
+        for name, dtype in frame.schema.items():
+            col = pl.col(name)
+            if dtype == pl.Datetime:
+                col = col.dt.date()
+            casts.append(col.cast(pl.String).alias(name))
+        frame = frame.select(casts)
+        frame.columns = _clean_names(frame.columns, path)
+        return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64)), empty_bad
+    if suffix != ".csv":
+        raise DatasetError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
+    try:
+        raw = path.read_bytes()
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(
+            f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded); save the file as CSV UTF-8"
+        ) from None
+    if not raw.strip():
+        raise DatasetError(f"{path}: the file is empty; a header row is needed")
+    try:
+        frame = pl.read_csv(raw, infer_schema=False, raise_if_empty=True)
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" not in str(exc):
+            raise DatasetError(f"{path}: not a readable CSV table ({exc})") from None
+        return _read_csv_python(path)
+    except pl.exceptions.NoDataError:
+        raise DatasetError(f"{path}: the file is empty; a header row is needed") from None
+    frame.columns = _clean_names(frame.columns, path)
+    frame = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+    return frame, empty_bad

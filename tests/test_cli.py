@@ -1,0 +1,116 @@
+"""The `outcomes` command: exit codes, messages, output files."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from outcomes.cli import main
+from outcomes.synth import demo_dataset_path
+
+EPISODES = """episode_id,patient_id,condition,start_date,end_date
+E1,P1,low_back_pain,2025-01-02,2025-02-15
+E2,P2,neck_pain,2025-13-01,
+"""
+TREATMENTS = """episode_id,visit_date,cpt_code,technique,minutes,units
+E1,2025-01-02,97140,joint_mobilization,20,1
+E2,2025-01-03,97140,joint_mobilization,20,1
+"""
+MEASUREMENTS = """episode_id,measured_on,measure,value,side
+E1,2025-01-02,nprs,7,
+E1,2025-02-15,nprs,11,
+"""
+
+
+def _messy(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "episodes.csv").write_text(EPISODES)
+    (folder / "treatments.csv").write_text(TREATMENTS)
+    (folder / "measurements.csv").write_text(MEASUREMENTS)
+    return folder
+
+
+def test_validate_clean_dataset_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(demo_dataset_path())]) == 0
+    out = capsys.readouterr().out
+    assert "episodes            2000      2000         0" in out
+
+
+def test_validate_rejections_exit_1_and_write_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = _messy(tmp_path / "d")
+    out_file = tmp_path / "rejected.csv"
+    assert main(["validate", str(data), "--rejected-out", str(out_file)]) == 1
+    out = capsys.readouterr().out
+    assert "episodes row 3, start_date: start_date '2025-13-01' is not a date" in out
+    assert "treatments row 3, episode_id: episode E2 was rejected" in out
+    assert "measurements row 3, value: nprs value 11 is outside 0-10" in out
+    rejected = pl.read_csv(out_file)
+    assert rejected.columns == ["table", "row", "column", "reason"]
+    assert rejected.select("table", "row").rows() == [("episodes", 3), ("treatments", 3), ("measurements", 3)]
+
+
+def test_validate_rejected_out_parquet(tmp_path: Path) -> None:
+    data = _messy(tmp_path / "d")
+    assert main(["validate", str(data), "--rejected-out", str(tmp_path / "r.parquet")]) == 1
+    assert pl.read_parquet(tmp_path / "r.parquet").height == 3
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("missing_folder", "not a folder"),
+        ("missing_table", "no measurements.csv or measurements.parquet found"),
+        ("missing_column", "required column(s) condition missing"),
+        ("bad_suffix", "must end in .csv or .parquet"),
+    ],
+)
+def test_unreadable_input_exits_2_with_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setup: str, message: str
+) -> None:
+    data = _messy(tmp_path / "d")
+    extra: list[str] = []
+    if setup == "missing_folder":
+        data = tmp_path / "nowhere"
+    elif setup == "missing_table":
+        (data / "measurements.csv").unlink()
+    elif setup == "missing_column":
+        (data / "episodes.csv").write_text("episode_id,patient_id,start_date\nE1,P1,2025-01-01\n")
+    else:
+        extra = ["--rejected-out", str(tmp_path / "r.txt")]
+    assert main(["validate", str(data), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_demo_writes_a_valid_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--out", str(tmp_path), "--episodes", "150", "--seed", "4", "--format", "parquet"]) == 0
+    assert "150 episodes" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "episodes.parquet",
+        "measurements.parquet",
+        "treatments.parquet",
+        "truth.csv",
+    ]
+    assert main(["validate", str(tmp_path)]) == 0
+
+
+def test_demo_rejects_nonpositive_episodes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--out", str(tmp_path), "--episodes", "0"]) == 2
+    assert "--episodes must be at least 1" in capsys.readouterr().err
+
+
+def test_installed_command_runs(tmp_path: Path) -> None:
+    exe = shutil.which("outcomes", path=str(Path(sys.executable).parent))
+    assert exe is not None, "the outcomes console script is not installed next to the interpreter"
+    help_run = subprocess.run([exe, "--help"], capture_output=True, text=True, check=False)
+    assert help_run.returncode == 0
+    assert "validate" in help_run.stdout
+    bad = subprocess.run([exe, "validate", str(_messy(tmp_path / "d"))], capture_output=True, text=True, check=False)
+    assert bad.returncode == 1
+    assert "nprs value 11 is outside 0-10" in bad.stdout
