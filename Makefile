@@ -27,8 +27,8 @@ demo-data: $(STAMP)
 	$(BIN)/outcomes demo --out outcomes/demo_data --episodes 2000 --seed 2026 --format parquet
 
 lint: $(STAMP)
-	$(BIN)/ruff check outcomes tests benchmarks
-	$(BIN)/ruff format --check outcomes tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
