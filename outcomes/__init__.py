@@ -3,11 +3,25 @@
 Turns a clinic's episodes, treatments and measurements into per-episode
 change, grouped effect sizes and comparisons between techniques.
 
-The data flows one way: :func:`read_dataset` (validate) -> per-episode
-changes -> grouped statistics -> charts and reports.
+The data flows one way: :func:`read_dataset` (validate) ->
+:func:`episode_changes` (per episode) -> :func:`summarize`,
+:func:`compare` and :func:`trajectories` (grouped statistics) -> charts and
+reports. Effect sizes on plain arrays are in :mod:`outcomes.effect_sizes`.
 """
 
+from outcomes.compare import compare
+from outcomes.episodes import episode_changes
 from outcomes.io import Dataset, DatasetError, read_dataset
+from outcomes.summaries import summarize
+from outcomes.trajectories import trajectories
 
-__all__ = ["Dataset", "DatasetError", "read_dataset"]
+__all__ = [
+    "Dataset",
+    "DatasetError",
+    "compare",
+    "episode_changes",
+    "read_dataset",
+    "summarize",
+    "trajectories",
+]
 __version__ = "0.1.0"

@@ -84,6 +84,104 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0 if ds.is_clean else 1
 
 
+def _read_for_analysis(folder: Path) -> Dataset:
+    ds = read_dataset(folder)
+    if not ds.is_clean:
+        n = ds.counts()["rejected"].sum()
+        print(
+            f"note: {n} input rows were rejected and are left out; run 'outcomes validate {folder}' for the reasons",
+            file=sys.stderr,
+        )
+    return ds
+
+
+def _columns(text: str | None) -> list[str]:
+    return [c.strip() for c in (text or "").split(",") if c.strip()]
+
+
+def _check_group_columns(ds: Dataset, columns: list[str], option: str) -> None:
+    available = [c for c in ds.episodes.columns if c != "row"] + ["technique"]
+    unknown = [c for c in columns if c not in available]
+    if unknown:
+        raise UsageError(f"{option}: no episode column {', '.join(unknown)}; available: {', '.join(sorted(available))}")
+
+
+def _changes(ds: Dataset, args: argparse.Namespace) -> pl.DataFrame:
+    from outcomes.episodes import episode_changes
+
+    out = episode_changes(
+        ds,
+        baseline_window_days=args.baseline_window,
+        per_technique=getattr(args, "per_technique", False),
+    )
+    assert isinstance(out, pl.DataFrame)
+    return out
+
+
+def _cmd_changes(args: argparse.Namespace) -> int:
+    _check_suffix(args.out)
+    ds = _read_for_analysis(args.dataset)
+    changes = _changes(ds, args)
+    path = write_table(changes, args.out)
+    counts = changes["status"].value_counts().sort("status")
+    detail = ", ".join(f"{n} {status}" for status, n in counts.iter_rows())
+    print(f"Wrote {changes.height} episode x measure rows to {path} ({detail})")
+    return 0
+
+
+def _cmd_summarize(args: argparse.Namespace) -> int:
+    from outcomes.summaries import summarize
+
+    _check_suffix(args.out)
+    by = _columns(args.by)
+    if not by:
+        raise UsageError("--by needs at least one column, e.g. --by condition,technique")
+    ds = _read_for_analysis(args.dataset)
+    _check_group_columns(ds, by, "--by")
+    summary = summarize(
+        _changes(ds, args),
+        by=by,
+        min_cell=args.min_cell,
+        confidence_level=args.confidence_level,
+        bootstrap=args.bootstrap,
+        n_resamples=args.n_resamples,
+        rng=args.seed,
+    )
+    path = write_table(summary, args.out)
+    shown = summary.filter(~pl.col("suppressed")).height
+    print(
+        f"Wrote {summary.height} group x measure rows to {path} "
+        f"({summary.height - shown} suppressed with fewer than {args.min_cell} complete episodes)"
+    )
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from outcomes.compare import compare
+
+    _check_suffix(args.out)
+    within = _columns(args.within)
+    ds = _read_for_analysis(args.dataset)
+    _check_group_columns(ds, [args.between, *within], "--between/--within")
+    if args.between in within:
+        raise UsageError("--between and --within must name different columns")
+    result = compare(
+        _changes(ds, args),
+        between=args.between,
+        within=within,
+        min_cell=args.min_cell,
+        confidence_level=args.confidence_level,
+    )
+    path = write_table(result, args.out)
+    print(f"Wrote {result.height} pairwise comparisons to {path}")
+    return 0
+
+
+def _check_suffix(path: Path) -> None:
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise UsageError(f"{path}: the output file must end in .csv or .parquet")
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from outcomes.synth import write_demo
 
@@ -123,6 +221,51 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("dataset", type=Path, metavar="DIR", help="dataset folder")
     val.add_argument("--rejected-out", type=Path, metavar="FILE", help="write every rejected row (.csv or .parquet)")
     val.set_defaults(func=_cmd_validate)
+
+    def analysis(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("dataset", type=Path, metavar="DIR", help="dataset folder")
+        p.add_argument("--out", required=True, type=Path, metavar="FILE", help="output table (.csv or .parquet)")
+        p.add_argument(
+            "--baseline-window",
+            type=int,
+            default=14,
+            metavar="DAYS",
+            help="baseline: first value within this many days of start_date (default 14)",
+        )
+        return p
+
+    ch = analysis("changes", "per-episode change: one row per episode x measure x side")
+    ch.add_argument(
+        "--per-technique",
+        action="store_true",
+        help="one row per technique the episode received instead of its primary technique",
+    )
+    ch.set_defaults(func=_cmd_changes)
+
+    def stats_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--min-cell",
+            type=int,
+            default=11,
+            metavar="N",
+            help="suppress groups with fewer complete episodes (default 11; 1 turns suppression off)",
+        )
+        p.add_argument("--confidence-level", type=float, default=0.95, metavar="L", help="default 0.95")
+
+    sm = analysis("summarize", "grouped summary: change, effect sizes, responder rates per group x measure")
+    sm.add_argument("--by", required=True, metavar="COL[,COL...]", help="episode columns to group by")
+    stats_options(sm)
+    sm.add_argument("--bootstrap", action="store_true", help="add BCa bootstrap intervals of the mean improvement")
+    sm.add_argument("--n-resamples", type=int, default=2000, metavar="B", help="bootstrap resamples (default 2000)")
+    sm.add_argument("--seed", type=int, default=2026, metavar="S", help="bootstrap seed (default 2026)")
+    sm.set_defaults(func=_cmd_summarize)
+
+    cp = analysis("compare", "pairwise comparisons between groups within strata")
+    cp.add_argument("--between", required=True, metavar="COL", help="episode column whose values are compared")
+    cp.add_argument("--within", default="", metavar="COL[,COL...]", help="stratum columns (default: none)")
+    stats_options(cp)
+    cp.set_defaults(func=_cmd_compare)
     return parser
 
 
@@ -132,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         status: int = args.func(args)
-    except (DatasetError, UsageError) as exc:
+    except (DatasetError, UsageError, ValueError) as exc:
         print(f"outcomes {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -1,0 +1,131 @@
+"""Stage 3: sufficient statistics per group, as dataframe expressions only.
+
+Everything that the grouped summary and the comparisons need and that follows
+from per-group counts, means, variances and cross-products is computed here
+by polars in one pass per table; the result is one small row per group. The
+individual improvement values are kept (as a list per group) only where a
+statistic needs them: exact Wilcoxon tests of small groups, bootstrap
+intervals and Cliff's delta.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+GROUP_STAT_COLUMNS = (
+    "n",
+    "n_incomplete",
+    "baseline_mean",
+    "baseline_sd",
+    "final_mean",
+    "final_sd",
+    "mean_change",
+    "mean_improvement",
+    "sd_improvement",
+    "sxy",
+    "responder_k",
+    "responder_m",
+    "median_improvement",
+    "q1_improvement",
+    "q3_improvement",
+    "w_plus",
+    "n_nonzero",
+    "n_zero",
+    "tie_term",
+    "has_ties",
+)
+
+EXACT_WILCOXON_MAX_N = 50
+"""Groups up to this size without ties or zeros get an exact Wilcoxon p-value (as scipy's ``method='auto'``)."""
+
+
+def group_statistics(
+    changes: pl.DataFrame | pl.LazyFrame,
+    keys: Sequence[str],
+    /,
+    *,
+    keep_values: bool | int = False,
+) -> pl.LazyFrame:
+    """Per-group sufficient statistics of complete episodes.
+
+    Parameters
+    ----------
+    changes : polars.DataFrame or polars.LazyFrame
+        Output of :func:`outcomes.episode_changes`.
+    keys : sequence of str
+        Group columns (including ``measure`` and ``side``).
+    keep_values : bool or int
+        Keep the sorted improvement values as a list column ``values``: for
+        every group (True), for none (False), or for groups of at most that
+        many complete episodes (int).
+
+    Returns
+    -------
+    polars.LazyFrame
+        ``keys`` and :data:`GROUP_STAT_COLUMNS` (``sxy`` is the within-group
+        sum of cross-products of baseline and improvement; ``w_plus`` the sum
+        of the ranks of positive improvements among the non-zero ones;
+        ``tie_term`` the sum of ``t^3 - t`` over tied absolute values).
+    """
+    keys = list(keys)
+    lf = changes.lazy()
+    complete = lf.filter(pl.col("status") == "complete")
+    imp = pl.col("improvement")
+    stats = complete.group_by(keys).agg(
+        pl.len().cast(pl.Int64).alias("n"),
+        pl.col("baseline").mean().alias("baseline_mean"),
+        pl.col("baseline").std().alias("baseline_sd"),
+        pl.col("final").mean().alias("final_mean"),
+        pl.col("final").std().alias("final_sd"),
+        pl.col("change").mean().alias("mean_change"),
+        imp.mean().alias("mean_improvement"),
+        imp.std().alias("sd_improvement"),
+        (pl.cov("baseline", "improvement") * (pl.len() - 1)).alias("sxy"),
+        pl.col("responder").sum().cast(pl.Int64).alias("responder_k"),
+        pl.col("responder").count().cast(pl.Int64).alias("responder_m"),
+        imp.median().alias("median_improvement"),
+        imp.quantile(0.25, interpolation="linear").alias("q1_improvement"),
+        imp.quantile(0.75, interpolation="linear").alias("q3_improvement"),
+        (imp == 0).sum().cast(pl.Int64).alias("n_zero"),
+        *([imp.sort().alias("values")] if keep_values is not False else []),
+    )
+    if isinstance(keep_values, int) and not isinstance(keep_values, bool):
+        stats = stats.with_columns(pl.when(pl.col("n") <= keep_values).then(pl.col("values")).alias("values"))
+
+    # Wilcoxon signed-rank pieces: zeros dropped (zero_method="wilcox"), average ranks of |d|
+    nonzero = complete.filter(imp != 0).with_columns(imp.abs().alias("__abs"))
+    ranks = (
+        nonzero.with_columns(pl.col("__abs").rank("average").over(keys).alias("__rank"))
+        .group_by(keys)
+        .agg(
+            pl.col("__rank").filter(imp > 0).sum().alias("w_plus"),
+            pl.len().cast(pl.Int64).alias("n_nonzero"),
+        )
+    )
+    ties = (
+        nonzero.group_by([*keys, "__abs"])
+        .agg(pl.len().cast(pl.Float64).alias("__t"))
+        .group_by(keys)
+        .agg(
+            (pl.col("__t") ** 3 - pl.col("__t")).sum().alias("tie_term"),
+            (pl.col("__t").max() > 1).alias("has_ties"),
+        )
+    )
+    incomplete = (
+        lf.filter(pl.col("status") != "complete").group_by(keys).agg(pl.len().cast(pl.Int64).alias("n_incomplete"))
+    )
+    groups = pl.concat([complete.select(keys), lf.filter(pl.col("status") != "complete").select(keys)]).unique()
+    out = (
+        groups.join(stats, on=keys, how="left", nulls_equal=True)
+        .join(incomplete, on=keys, how="left", nulls_equal=True)
+        .join(ranks, on=keys, how="left", nulls_equal=True)
+        .join(ties, on=keys, how="left", nulls_equal=True)
+        .with_columns(
+            pl.col("n", "n_incomplete", "n_nonzero", "n_zero", "responder_k", "responder_m").fill_null(0),
+            pl.col("w_plus", "tie_term").fill_null(0.0),
+            pl.col("has_ties").fill_null(False),
+        )
+    )
+    return out.sort(keys, nulls_last=False)

@@ -1,0 +1,243 @@
+"""Stage 2: per-episode change, one row per episode x measure x side.
+
+Dataframe expressions only (filters, joins, group aggregates): no Python loop
+over episodes, so the stage stays lazy until the caller collects it.
+
+Rules (``data-contract.md``, "Output: per-episode changes"):
+
+- ``baseline``: the first value on or after the episode's ``start_date`` and
+  at most ``baseline_window_days`` after it.
+- ``final``: the last value after ``baseline_date`` (and at least
+  ``min_followup_days`` after it), on or before ``end_date`` where the episode
+  has one.
+- "First" and "last" are ordered by date, then by the row's position in its
+  file, so ties on a date give the same answer on every run.
+- ``improvement`` is ``change`` signed so that positive is better;
+  ``responder`` is ``improvement >= mcid`` or ``pct_improvement >= mcid_pct``
+  (whichever thresholds the measure's catalog row gives); ``exceeds_mdc`` is
+  ``improvement >= mdc``. Threshold comparisons allow 1e-9 for floating-point
+  rounding (5.3 - 3.3 is 1.9999999999999996 in binary floating point).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from outcomes._read import ROW
+from outcomes.io import Dataset
+
+__all__ = ["CHANGE_COLUMNS", "STATUSES", "episode_changes", "primary_technique"]
+
+STATUSES: tuple[str, ...] = ("complete", "no_baseline", "no_followup")
+"""Values of ``status``: complete, no baseline in the window, or no value after the baseline."""
+
+CHANGE_COLUMNS: tuple[str, ...] = (
+    "measure",
+    "side",
+    "baseline",
+    "baseline_date",
+    "final",
+    "final_date",
+    "change",
+    "improvement",
+    "pct_improvement",
+    "responder",
+    "exceeds_mdc",
+    "n_visits",
+    "duration_days",
+    "status",
+)
+"""The per-episode columns that follow the episode attributes, in order."""
+
+_TOL = 1e-9
+_SERIES = ["episode_id", "measure", "side"]
+
+
+def primary_technique(treatments: pl.DataFrame | pl.LazyFrame, /) -> pl.LazyFrame:
+    """The primary technique of each episode that has treatments.
+
+    The technique with the most total minutes across the episode's treatments
+    (a missing ``minutes`` counts as 0); ties are broken by the earliest first
+    use (``visit_date``), then by the technique's name.
+
+    Returns
+    -------
+    polars.LazyFrame
+        ``episode_id``, ``technique``.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> t = pl.DataFrame({
+    ...     "episode_id": ["E1", "E1", "E1", "E2"],
+    ...     "visit_date": [dt.date(2025, 1, d) for d in (2, 2, 9, 3)],
+    ...     "technique": ["therapeutic_exercise", "joint_mobilization", "joint_mobilization", "iastm"],
+    ...     "minutes": [25, 15, 15, None],
+    ... })
+    >>> primary_technique(t).collect().sort("episode_id")["technique"].to_list()
+    ['joint_mobilization', 'iastm']
+    """
+    return (
+        treatments.lazy()
+        .group_by("episode_id", "technique")
+        .agg(
+            pl.col("minutes").fill_null(0).sum().alias("__minutes"),
+            pl.col("visit_date").min().alias("__first_use"),
+        )
+        .group_by("episode_id")
+        .agg(
+            pl.col("technique")
+            .sort_by(["__minutes", "__first_use", "technique"], descending=[True, False, False])
+            .first()
+        )
+    )
+
+
+def _at_least(value: pl.Expr, threshold: pl.Expr) -> pl.Expr:
+    """``value >= threshold`` with a floating-point tolerance; null where either is null."""
+    return value >= threshold - _TOL * (1.0 + threshold.abs())
+
+
+def episode_changes(
+    dataset: Dataset,
+    /,
+    *,
+    baseline_window_days: int = 14,
+    min_followup_days: int = 1,
+    respect_end_date: bool = True,
+    per_technique: bool = False,
+    lazy: bool = False,
+) -> pl.DataFrame | pl.LazyFrame:
+    """Per-episode change for every measure (and side) an episode was measured on.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        A validated dataset from :func:`outcomes.read_dataset`.
+    baseline_window_days : int, default 14
+        The baseline is the first value from ``start_date`` to
+        ``start_date + baseline_window_days`` (inclusive).
+    min_followup_days : int, default 1
+        The final value must be at least this many days after the baseline
+        (1: any later date, as the contract says).
+    respect_end_date : bool, default True
+        Ignore values after the episode's ``end_date`` when choosing the final
+        value.
+    per_technique : bool, default False
+        One row per technique the episode received (x measure x side) instead
+        of one row with the episode's primary technique.
+    lazy : bool, default False
+        Return the un-collected ``LazyFrame``.
+
+    Returns
+    -------
+    polars.DataFrame or polars.LazyFrame
+        The episode's columns (without ``row``), ``technique``, then
+        :data:`CHANGE_COLUMNS`; sorted by episode, technique, measure and side.
+        Episodes without a baseline or follow-up keep their row, with
+        ``status`` saying why and the change columns empty.
+
+    Examples
+    --------
+    >>> from outcomes import read_dataset
+    >>> from outcomes.synth import demo_dataset_path
+    >>> ch = episode_changes(read_dataset(demo_dataset_path()))
+    >>> ch.filter(pl.col("measure") == "nprs")["status"].value_counts().sort("status").rows()
+    [('complete', 1209), ('no_followup', 325)]
+    """
+    if baseline_window_days < 0:
+        raise ValueError("baseline_window_days must be 0 or more")
+    if min_followup_days < 1:
+        raise ValueError("min_followup_days must be at least 1 (the final value comes after the baseline)")
+
+    episodes = dataset.episodes.lazy().drop(ROW)
+    dates = episodes.select("episode_id", "start_date", "end_date")
+    catalog = dataset.catalog.lazy().select(pl.col("code").alias("measure"), "better", "mcid", "mcid_pct", "mdc")
+    m = (
+        dataset.measurements.lazy()
+        .select(ROW, *_SERIES, "measured_on", "value")
+        .join(dates, on="episode_id", how="inner")
+    )
+    order = ["measured_on", ROW]
+
+    series = m.select(_SERIES).unique()
+    base = (
+        m.filter(
+            (pl.col("measured_on") >= pl.col("start_date"))
+            & (pl.col("measured_on") <= pl.col("start_date") + pl.duration(days=baseline_window_days))
+        )
+        .group_by(_SERIES)
+        .agg(
+            pl.col("value").sort_by(order).first().alias("baseline"),
+            pl.col("measured_on").sort_by(order).first().alias("baseline_date"),
+        )
+    )
+    after = m.join(base, on=_SERIES, how="inner", nulls_equal=True).filter(
+        pl.col("measured_on") >= pl.col("baseline_date") + pl.duration(days=min_followup_days)
+    )
+    if respect_end_date:
+        after = after.filter(pl.col("end_date").is_null() | (pl.col("measured_on") <= pl.col("end_date")))
+    final = after.group_by(_SERIES).agg(
+        pl.col("value").sort_by(order).last().alias("final"),
+        pl.col("measured_on").sort_by(order).last().alias("final_date"),
+    )
+
+    visits = dataset.treatments.lazy().group_by("episode_id").agg(pl.col("visit_date").n_unique().alias("n_visits"))
+    if per_technique:
+        techniques = dataset.treatments.lazy().select("episode_id", "technique").unique()
+    else:
+        techniques = primary_technique(dataset.treatments)
+
+    sign = pl.when(pl.col("better") == "lower").then(-1.0).otherwise(1.0)
+    has_threshold = pl.col("mcid").is_not_null() | pl.col("mcid_pct").is_not_null()
+    complete = pl.col("status") == "complete"
+    out = (
+        series.join(base, on=_SERIES, how="left", nulls_equal=True)
+        .join(final, on=_SERIES, how="left", nulls_equal=True)
+        .join(catalog, on="measure", how="left")
+        .with_columns(
+            pl.when(pl.col("baseline").is_null())
+            .then(pl.lit("no_baseline"))
+            .when(pl.col("final").is_null())
+            .then(pl.lit("no_followup"))
+            .otherwise(pl.lit("complete"))
+            .alias("status")
+        )
+        .with_columns((pl.col("final") - pl.col("baseline")).alias("change"))
+        .with_columns((sign * pl.col("change")).alias("improvement"))
+        .with_columns(
+            pl.when(pl.col("baseline") != 0)
+            .then(pl.col("improvement") / pl.col("baseline") * 100.0)
+            .alias("pct_improvement"),
+            (pl.col("final_date") - pl.col("baseline_date")).dt.total_days().alias("duration_days"),
+        )
+        .with_columns(
+            pl.when(complete & has_threshold)
+            .then(
+                _at_least(pl.col("improvement"), pl.col("mcid")).fill_null(False)
+                | _at_least(pl.col("pct_improvement"), pl.col("mcid_pct")).fill_null(False)
+            )
+            .alias("responder"),
+            pl.when(complete & pl.col("mdc").is_not_null())
+            .then(_at_least(pl.col("improvement"), pl.col("mdc")))
+            .alias("exceeds_mdc"),
+        )
+        .join(visits, on="episode_id", how="left")
+        .with_columns(pl.col("n_visits").fill_null(0).cast(pl.Int64))
+    )
+    episode_cols = [c for c in dataset.episodes.columns if c != ROW]
+    result = (
+        out.join(episodes, on="episode_id", how="inner")
+        .join(techniques, on="episode_id", how="left")
+        .select(*episode_cols, "technique", *CHANGE_COLUMNS)
+        .sort("episode_id", "technique", "measure", "side", nulls_last=False)
+    )
+    return result if lazy else result.collect()
+
+
+def _check_columns(frame: pl.DataFrame, needed: Sequence[str], what: str) -> None:
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) {', '.join(missing)}; pass the output of episode_changes()")

@@ -1,0 +1,250 @@
+"""Stage 4: the grouped summary (``data-contract.md``, "Output: grouped summary").
+
+One row per group x measure (x side). Only complete episodes enter the
+statistics; ``n_incomplete`` counts the others. Groups with fewer than
+``min_cell`` complete episodes keep their group, ``n`` and ``n_incomplete`` but
+no statistics (``suppressed`` is true).
+
+Columns beyond the contract: ``followup_rate`` (complete / all episodes of
+the group), ``median_improvement``, ``q1_improvement``, ``q3_improvement``
+(linear interpolation, as numpy's default), ``wilcoxon_p_value`` with
+``wilcoxon_method`` (``exact`` for groups of at most 50 without ties or
+zeros, ``asymptotic`` otherwise: normal approximation with tie correction,
+zeros dropped, no continuity correction), and ``boot_ci_low`` /
+``boot_ci_high`` (BCa bootstrap interval of the mean improvement; empty unless
+``bootstrap=True``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from outcomes._aggregate import EXACT_WILCOXON_MAX_N, group_statistics
+from outcomes.effect_sizes import g_av_stats, mean_interval_stats, srm_stats, wilson_interval
+
+__all__ = ["SUMMARY_COLUMNS", "summarize"]
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "n",
+    "n_incomplete",
+    "followup_rate",
+    "baseline_mean",
+    "baseline_sd",
+    "final_mean",
+    "final_sd",
+    "mean_change",
+    "mean_improvement",
+    "sd_improvement",
+    "ci_low",
+    "ci_high",
+    "srm",
+    "srm_ci_low",
+    "srm_ci_high",
+    "g_av",
+    "g_av_ci_low",
+    "g_av_ci_high",
+    "responder_rate",
+    "responder_ci_low",
+    "responder_ci_high",
+    "p_value",
+    "median_improvement",
+    "q1_improvement",
+    "q3_improvement",
+    "wilcoxon_p_value",
+    "wilcoxon_method",
+    "boot_ci_low",
+    "boot_ci_high",
+    "suppressed",
+)
+"""Columns after the group columns, ``measure`` and ``side``."""
+
+_STAT_COLUMNS = [c for c in SUMMARY_COLUMNS if c not in ("n", "n_incomplete", "followup_rate", "suppressed")]
+
+
+def _check_changes(changes: pl.DataFrame | pl.LazyFrame, needed: Sequence[str]) -> None:
+    names = changes.collect_schema().names()
+    missing = [c for c in needed if c not in names]
+    if missing:
+        raise ValueError(
+            f"changes lacks column(s) {', '.join(missing)}; pass the output of episode_changes() "
+            "and group by its columns"
+        )
+
+
+def _wilcoxon(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Wilcoxon signed-rank p-values (two-sided) from the stage-3 pieces, vectorized where possible."""
+    nz = frame["n_nonzero"].to_numpy().astype(float)
+    w_plus = frame["w_plus"].to_numpy()
+    tie = frame["tie_term"].to_numpy()
+    mean = nz * (nz + 1) / 4
+    var = nz * (nz + 1) * (2 * nz + 1) / 24 - tie / 48
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (w_plus - mean) / np.sqrt(var)
+        p = np.where(var > 0, 2 * stats.norm.sf(np.abs(z)), np.nan)
+    method = np.array(["asymptotic" if np.isfinite(x) else None for x in p], dtype=object)
+    exact = (
+        (frame["n"].to_numpy() <= EXACT_WILCOXON_MAX_N)
+        & (frame["n_zero"].to_numpy() == 0)
+        & ~frame["has_ties"].to_numpy()
+        & (nz >= 1)
+    )
+    if "values" in frame.columns:
+        for i in np.flatnonzero(exact):  # small groups only: at most 50 values each
+            values = frame["values"][int(i)]
+            p[i] = stats.wilcoxon(values.to_numpy(), method="exact").pvalue
+            method[i] = "exact"
+    return p, method
+
+
+def _bootstrap(
+    frame: pl.DataFrame, ok: np.ndarray, *, confidence_level: float, n_resamples: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """BCa intervals of the mean improvement, one scipy call per group (each vectorized over resamples)."""
+    lo = np.full(frame.height, np.nan)
+    hi = np.full(frame.height, np.nan)
+    children = rng.spawn(frame.height)
+    for i in np.flatnonzero(ok):
+        values = frame["values"][int(i)].to_numpy()
+        if np.ptp(values) == 0:  # a degenerate sample: every resample has the same mean
+            lo[i] = hi[i] = values[0]
+            continue
+        res = stats.bootstrap(
+            (values,),
+            np.mean,
+            n_resamples=n_resamples,
+            confidence_level=confidence_level,
+            method="BCa",
+            vectorized=True,
+            rng=children[i],
+        )
+        lo[i], hi[i] = res.confidence_interval.low, res.confidence_interval.high
+    return lo, hi
+
+
+def summarize(
+    changes: pl.DataFrame | pl.LazyFrame,
+    /,
+    *,
+    by: str | Sequence[str] = ("condition", "technique"),
+    min_cell: int = 11,
+    confidence_level: float = 0.95,
+    bootstrap: bool = False,
+    n_resamples: int = 2000,
+    rng: np.random.Generator | int | None = None,
+) -> pl.DataFrame:
+    """Grouped summary of per-episode change.
+
+    Parameters
+    ----------
+    changes : polars.DataFrame or polars.LazyFrame
+        Output of :func:`outcomes.episode_changes`.
+    by : str or sequence of str, default ("condition", "technique")
+        Episode columns to group by; ``measure`` and ``side`` are always added.
+    min_cell : int, default 11
+        Groups with fewer complete episodes are suppressed (statistics empty).
+        1 turns suppression off.
+    confidence_level : float, default 0.95
+    bootstrap : bool, default False
+        Add BCa bootstrap intervals of the mean improvement
+        (``boot_ci_low``, ``boot_ci_high``; scipy.stats.bootstrap).
+    n_resamples : int, default 2000
+        Bootstrap resamples per group.
+    rng : numpy.random.Generator or int, optional
+        Seed or generator for the bootstrap; each group, in the sorted order
+        of the groups, gets its own child stream.
+
+    Returns
+    -------
+    polars.DataFrame
+        Group columns, ``measure``, ``side``, then :data:`SUMMARY_COLUMNS`,
+        sorted by the group columns, measure and side. Statistics:
+
+        - ``ci_low``/``ci_high``: t-interval of ``mean_improvement``;
+        - ``srm`` = mean_improvement / sd_improvement (Cohen's d_z), interval
+          by noncentral-t inversion (Steiger & Fouladi 1997);
+        - ``g_av`` = mean_improvement / sqrt((baseline_sd^2 + final_sd^2)/2)
+          times J(n - 1), Algina-Keselman interval;
+        - ``responder_rate``: responders / episodes with a responder value,
+          Wilson interval; empty where the measure has no MCID;
+        - ``p_value``: paired t-test of final vs baseline, two-sided.
+
+    Examples
+    --------
+    >>> from outcomes import read_dataset, episode_changes
+    >>> from outcomes.synth import demo_dataset_path
+    >>> s = summarize(episode_changes(read_dataset(demo_dataset_path())), by="condition")
+    >>> row = s.filter(condition="low_back_pain", measure="nprs")
+    >>> row.select("n", "suppressed").row(0)
+    (297, False)
+    """
+    if not 0 < confidence_level < 1:
+        raise ValueError("confidence_level must be between 0 and 1")
+    if min_cell < 1:
+        raise ValueError("min_cell must be at least 1")
+    by_cols = [by] if isinstance(by, str) else list(by)
+    if any(c in ("measure", "side") for c in by_cols):
+        raise ValueError("measure and side are always grouped; leave them out of `by`")
+    keys = [*by_cols, "measure", "side"]
+    _check_changes(changes, [*keys, "status", "baseline", "final", "change", "improvement", "responder"])
+
+    keep: bool | int = True if bootstrap else EXACT_WILCOXON_MAX_N
+    g = group_statistics(changes, keys, keep_values=keep).collect()
+    n = g["n"].to_numpy().astype(float)
+    mean = g["mean_improvement"].to_numpy().astype(float)
+    sd = g["sd_improvement"].to_numpy().astype(float)
+    ci_low, ci_high, p_value = mean_interval_stats(mean, sd, n, confidence_level=confidence_level)
+    srm, srm_lo, srm_hi = srm_stats(mean, sd, n, confidence_level=confidence_level)
+    g_av, g_lo, g_hi = g_av_stats(
+        mean,
+        sd,
+        g["baseline_sd"].to_numpy().astype(float),
+        g["final_sd"].to_numpy().astype(float),
+        n,
+        confidence_level=confidence_level,
+    )
+    k = g["responder_k"].to_numpy().astype(float)
+    m = g["responder_m"].to_numpy().astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(m > 0, k / m, np.nan)
+    r_lo, r_hi = wilson_interval(k, m, confidence_level=confidence_level)
+    w_p, w_method = _wilcoxon(g)
+    suppressed = n < min_cell
+    if bootstrap:
+        generator = np.random.default_rng(rng)
+        b_lo, b_hi = _bootstrap(
+            g, ~suppressed & (n >= 2), confidence_level=confidence_level, n_resamples=n_resamples, rng=generator
+        )
+    else:
+        b_lo = b_hi = np.full(g.height, np.nan)
+
+    computed = {
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "srm": srm,
+        "srm_ci_low": srm_lo,
+        "srm_ci_high": srm_hi,
+        "g_av": g_av,
+        "g_av_ci_low": g_lo,
+        "g_av_ci_high": g_hi,
+        "responder_rate": rate,
+        "responder_ci_low": r_lo,
+        "responder_ci_high": r_hi,
+        "p_value": p_value,
+        "wilcoxon_p_value": w_p,
+        "boot_ci_low": b_lo,
+        "boot_ci_high": b_hi,
+    }
+    out = g.with_columns(
+        *[pl.Series(name, values, dtype=pl.Float64, nan_to_null=True) for name, values in computed.items()],
+        pl.Series("wilcoxon_method", w_method.tolist(), dtype=pl.String),
+        pl.Series("suppressed", suppressed),
+        (pl.col("n") / (pl.col("n") + pl.col("n_incomplete"))).alias("followup_rate"),
+    )
+    out = out.with_columns(
+        [pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(c)).alias(c) for c in _STAT_COLUMNS]
+    )
+    return out.select(*keys, *SUMMARY_COLUMNS).sort(keys, nulls_last=False)

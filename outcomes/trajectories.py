@@ -1,0 +1,126 @@
+"""Trajectories: a measure's mean by week since the episode started, per group.
+
+Each episode contributes at most one value per week (its last value that
+week, ordered by date and then row), so an episode measured at every visit
+does not outweigh one measured weekly. Week 0 is days 0-6 after
+``start_date``. Values before the start date are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from outcomes._read import ROW
+from outcomes.effect_sizes import mean_interval_stats
+from outcomes.episodes import primary_technique
+from outcomes.io import Dataset
+
+__all__ = ["TRAJECTORY_COLUMNS", "trajectories"]
+
+TRAJECTORY_COLUMNS: tuple[str, ...] = (
+    "measure",
+    "side",
+    "week",
+    "n_episodes",
+    "mean",
+    "sd",
+    "ci_low",
+    "ci_high",
+    "suppressed",
+)
+"""Columns after the group columns."""
+
+
+def trajectories(
+    dataset: Dataset,
+    /,
+    *,
+    measure: str | Sequence[str] = "nprs",
+    by: str | Sequence[str] = ("condition", "technique"),
+    min_cell: int = 11,
+    confidence_level: float = 0.95,
+) -> pl.DataFrame:
+    """Mean of a measure by week since the start of the episode, per group.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        A validated dataset.
+    measure : str or sequence of str, default "nprs"
+        Measure code(s) from the catalog.
+    by : str or sequence of str, default ("condition", "technique")
+        Episode columns (``technique`` is the primary technique); ``()`` for
+        one trajectory over all episodes.
+    min_cell : int, default 11
+        Weeks where fewer episodes were measured are suppressed.
+    confidence_level : float, default 0.95
+        For the t-interval of each weekly mean.
+
+    Returns
+    -------
+    polars.DataFrame
+        Group columns, then :data:`TRAJECTORY_COLUMNS`, sorted by group,
+        measure, side and week. ``n_episodes`` is the number of episodes
+        measured that week.
+
+    Examples
+    --------
+    >>> from outcomes import read_dataset
+    >>> from outcomes.synth import demo_dataset_path
+    >>> tr = trajectories(read_dataset(demo_dataset_path()), by=())
+    >>> tr.filter(week=0).select("n_episodes").item() > 1000
+    True
+    """
+    if min_cell < 1:
+        raise ValueError("min_cell must be at least 1")
+    measures = [measure] if isinstance(measure, str) else list(measure)
+    unknown = sorted(set(measures) - set(dataset.catalog["code"].to_list()))
+    if unknown:
+        raise ValueError(f"unknown measure(s) {', '.join(unknown)}; see the measure catalog")
+    by_cols = [by] if isinstance(by, str) else list(by)
+    episodes = (
+        dataset.episodes.lazy().drop(ROW).join(primary_technique(dataset.treatments), on="episode_id", how="left")
+    )
+    names = episodes.collect_schema().names()
+    missing = [c for c in by_cols if c not in names]
+    if missing:
+        raise ValueError(f"no episode column(s) {', '.join(missing)}")
+
+    keys = [*by_cols, "measure", "side"]
+    weekly = (
+        dataset.measurements.lazy()
+        .filter(pl.col("measure").is_in(measures))
+        .join(episodes.select("episode_id", "start_date", *by_cols), on="episode_id", how="inner")
+        .with_columns(((pl.col("measured_on") - pl.col("start_date")).dt.total_days() // 7).alias("week"))
+        .filter(pl.col("week") >= 0)
+        .group_by([*keys, "episode_id", "week"])
+        .agg(pl.col("value").sort_by(["measured_on", ROW]).last())
+        .group_by([*keys, "week"])
+        .agg(
+            pl.len().cast(pl.Int64).alias("n_episodes"),
+            pl.col("value").mean().alias("mean"),
+            pl.col("value").std().alias("sd"),
+        )
+        .sort([*keys, "week"], nulls_last=False)
+        .collect()
+    )
+    lo, hi, _ = mean_interval_stats(
+        weekly["mean"].to_numpy().astype(float),
+        weekly["sd"].to_numpy().astype(float),
+        weekly["n_episodes"].to_numpy().astype(float),
+        confidence_level=confidence_level,
+    )
+    suppressed = weekly["n_episodes"].to_numpy() < min_cell
+    out = weekly.with_columns(
+        pl.Series("ci_low", lo, nan_to_null=True),
+        pl.Series("ci_high", hi, nan_to_null=True),
+        pl.Series("suppressed", suppressed),
+    ).with_columns(
+        [
+            pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("mean", "sd", "ci_low", "ci_high")
+        ]
+    )
+    return out.select(*by_cols, *TRAJECTORY_COLUMNS)
