@@ -114,3 +114,79 @@ def test_installed_command_runs(tmp_path: Path) -> None:
     bad = subprocess.run([exe, "validate", str(_messy(tmp_path / "d"))], capture_output=True, text=True, check=False)
     assert bad.returncode == 1
     assert "nprs value 11 is outside 0-10" in bad.stdout
+
+
+CONTRACT_CHANGE_COLUMNS = [
+    # data-contract.md, "Output: per-episode changes" (after the episode attributes)
+    "technique", "measure", "side", "baseline", "baseline_date", "final", "final_date", "change", "improvement",
+    "pct_improvement", "responder", "exceeds_mdc", "n_visits", "duration_days", "status",
+]  # fmt: skip
+CONTRACT_SUMMARY_COLUMNS = [
+    # data-contract.md, "Output: grouped summary"
+    "measure", "side", "n", "n_incomplete", "baseline_mean", "baseline_sd", "final_mean", "final_sd",
+    "mean_change", "mean_improvement", "sd_improvement", "ci_low", "ci_high", "srm", "srm_ci_low", "srm_ci_high",
+    "g_av", "g_av_ci_low", "g_av_ci_high", "responder_rate", "responder_ci_low", "responder_ci_high", "p_value",
+    "suppressed",
+]  # fmt: skip
+CONTRACT_COMPARISON_COLUMNS = [
+    # data-contract.md, "Output: comparisons between groups"
+    "measure", "group_a", "group_b", "n_a", "n_b", "diff", "diff_ci_low", "diff_ci_high", "hedges_g", "g_ci_low",
+    "g_ci_high", "cliffs_delta", "p_value", "p_adjusted", "adjusted_diff", "adjusted_ci_low", "adjusted_ci_high",
+]  # fmt: skip
+
+
+def _read(path: Path) -> pl.DataFrame:
+    return pl.read_csv(path) if path.suffix == ".csv" else pl.read_parquet(path)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_analysis_commands_write_contract_columns(tmp_path: Path, suffix: str) -> None:
+    demo = str(demo_dataset_path())
+    changes = tmp_path / f"changes{suffix}"
+    assert main(["changes", demo, "--out", str(changes)]) == 0
+    ch = _read(changes)
+    assert ch.columns[:2] == ["episode_id", "patient_id"]
+    assert [c for c in ch.columns if c in CONTRACT_CHANGE_COLUMNS] == CONTRACT_CHANGE_COLUMNS
+    assert ch.height == ch.select("episode_id", "measure", "side").unique().height
+
+    summary = tmp_path / f"summary{suffix}"
+    assert main(["summarize", demo, "--by", "condition,technique", "--out", str(summary)]) == 0
+    s = _read(summary)
+    assert s.columns[:2] == ["condition", "technique"]
+    assert [c for c in s.columns if c in CONTRACT_SUMMARY_COLUMNS] == CONTRACT_SUMMARY_COLUMNS
+    assert s.filter(pl.col("n") < 11)["suppressed"].all()
+    assert s.filter(pl.col("suppressed"))["mean_improvement"].null_count() == s.filter(pl.col("suppressed")).height
+
+    comparisons = tmp_path / f"compare{suffix}"
+    assert main(["compare", demo, "--between", "technique", "--within", "condition", "--out", str(comparisons)]) == 0
+    c = _read(comparisons)
+    assert c.columns[0] == "condition"
+    assert [x for x in c.columns if x in CONTRACT_COMPARISON_COLUMNS] == CONTRACT_COMPARISON_COLUMNS
+    assert (c["group_a"] < c["group_b"]).all()
+
+
+def test_min_cell_1_turns_suppression_off(tmp_path: Path) -> None:
+    out = tmp_path / "s.csv"
+    assert (
+        main(["summarize", str(demo_dataset_path()), "--by", "therapist_id", "--min-cell", "1", "--out", str(out)]) == 0
+    )
+    s = pl.read_csv(out)
+    assert not s.filter(pl.col("n") > 0)["suppressed"].any()
+
+
+def test_unknown_group_column_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summarize", str(demo_dataset_path()), "--by", "clinic", "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "--by: no episode column clinic" in err
+    assert "clinic_id" in err
+
+
+def test_analysis_on_a_dataset_with_rejected_rows_notes_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _messy(tmp_path / "d")
+    assert main(["changes", str(data), "--out", str(tmp_path / "c.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "3 input rows were rejected" in captured.err
+    ch = pl.read_csv(tmp_path / "c.csv")
+    assert ch.select("episode_id", "measure", "status").rows() == [("E1", "nprs", "no_followup")]
