@@ -72,14 +72,16 @@ def _clean(spec: ColumnSpec) -> pl.Expr:
 
 def _typed(spec: ColumnSpec) -> pl.Expr:
     raw = pl.col(spec.name)
+    e: pl.Expr
     if spec.type == "date":
-        e = raw.str.to_date("%Y-%m-%d", strict=False)
+        e = pl.when(raw.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(raw.str.to_date("%Y-%m-%d", strict=False))
     elif spec.type == "float":
         f = raw.cast(pl.Float64, strict=False)
         e = pl.when(f.is_finite()).then(f)
     elif spec.type == "integer":
         f = raw.cast(pl.Float64, strict=False)
-        e = pl.when(f.is_finite() & (f == f.floor()) & (f.abs() < 2**53)).then(f).cast(pl.Int64)
+        plain = raw.str.contains(r"^[+-]?\d+(\.0*)?$")  # 12, 12.0; not 1.2e1
+        e = pl.when(plain & f.is_finite() & (f == f.floor()) & (f.abs() < 2**53)).then(f).cast(pl.Int64)
     else:
         e = raw
     return e.alias(_t(spec.name))

@@ -48,10 +48,12 @@ def _read_csv_python(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
         good_rows: list[int] = []
         records: list[list[str | None]] = []
         bad: list[tuple[int, str]] = []
+        bad_records: list[list[str | None]] = []
         for i, rec in enumerate(reader):
             row = i + 2
             if len(rec) > width:
                 bad.append((row, f"the row has {len(rec)} fields but the header has {width}"))
+                bad_records.append([v.strip() or None for v in rec[:width]])
                 continue
             values: list[str | None] = [v if v != "" else None for v in rec]
             values += [None] * (width - len(values))
@@ -63,10 +65,41 @@ def _read_csv_python(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
         schema={name: pl.String for name in names},
     ).insert_column(0, pl.Series(ROW, good_rows, dtype=pl.Int64))
     rejected = pl.DataFrame(
-        {ROW: [b[0] for b in bad], "reason": [b[1] for b in bad]},
-        schema={ROW: pl.Int64, "reason": pl.String},
+        {ROW: [b[0] for b in bad], "reason": [b[1] for b in bad]}
+        | {name: [r[j] for r in bad_records] for j, name in enumerate(names)},
+        schema={ROW: pl.Int64, "reason": pl.String} | {name: pl.String for name in names},
     )
     return frame, rejected
+
+
+def _to_text(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Every column of a Parquet file as text; nested values (lists, structs) as their Python repr."""
+    out = []
+    for name, dtype in frame.schema.items():
+        col = frame[name]
+        if dtype == pl.Datetime:
+            col = col.dt.date()
+        try:
+            out.append(col.cast(pl.String))
+        except pl.exceptions.PolarsError:
+            out.append(pl.Series(name, [None if v is None else str(v) for v in col.to_list()], dtype=pl.String))
+    return pl.DataFrame(out)
+
+
+def _last_line_too_long(raw: bytes) -> bool:
+    """polars accepts one extra empty field on a last line without a newline; the csv module does not."""
+    text = raw.decode("utf-8-sig")
+    if text.endswith(("\n", "\r")):
+        return False
+    lines = text.splitlines()
+    if len(lines) < 2:
+        return False
+    header = next(csv.reader([lines[0]]))
+    try:
+        last = next(csv.reader([lines[-1]]))
+    except (csv.Error, StopIteration):
+        return False
+    return len(last) > len(header)
 
 
 def read_text_table(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -88,20 +121,14 @@ def read_text_table(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
-    empty_bad = pl.DataFrame(schema={ROW: pl.Int64, "reason": pl.String})
+    empty_bad = pl.DataFrame(schema={ROW: pl.Int64, "reason": pl.String})  # no malformed rows
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         try:
             frame = pl.read_parquet(path)
         except Exception as exc:
             raise DatasetError(f"{path}: not a readable Parquet file ({exc})") from None
-        casts = []
-        for name, dtype in frame.schema.items():
-            col = pl.col(name)
-            if dtype == pl.Datetime:
-                col = col.dt.date()
-            casts.append(col.cast(pl.String).alias(name))
-        frame = frame.select(casts)
+        frame = _to_text(frame, path)
         frame.columns = _clean_names(frame.columns, path)
         return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64)), empty_bad
     if suffix != ".csv":
@@ -115,6 +142,8 @@ def read_text_table(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
         ) from None
     if not raw.strip():
         raise DatasetError(f"{path}: the file is empty; a header row is needed")
+    if _last_line_too_long(raw):
+        return _read_csv_python(path)
     try:
         frame = pl.read_csv(raw, infer_schema=False, raise_if_empty=True)
     except pl.exceptions.ComputeError as exc:

@@ -161,10 +161,12 @@ def read_dataset(path: str | Path, /) -> Dataset:
         issues.append(table_issues.with_columns(pl.lit(name).alias("table")))
         warnings.append(checked.warnings.with_columns(pl.lit(name).alias("table")))
         if name == "episodes":
-            rejected_ids = raws[name].join(table_issues.select(ROW).unique(), on=ROW, how="semi")
+            rejected_ids = raws[name].join(table_issues.select(ROW).unique(), on=ROW, how="semi")["episode_id"]
+            if "episode_id" in malformed[name].columns:  # rows with too many fields still name their episode
+                rejected_ids = pl.concat([rejected_ids, malformed[name]["episode_id"]])
             context = Context(
                 episodes=checked.accepted,
-                rejected_episode_ids=rejected_ids["episode_id"].str.strip_chars().drop_nulls(),
+                rejected_episode_ids=rejected_ids.str.strip_chars().drop_nulls(),
                 catalog=catalog,
             )
 
