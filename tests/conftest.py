@@ -16,10 +16,13 @@ import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import matplotlib
 import polars as pl
 import pytest
 
 from outcomes import Dataset
+
+matplotlib.use("Agg")  # charts are tested by what they drew, without a display
 
 TABLES = ("episodes", "treatments", "measurements")
 
@@ -138,3 +141,12 @@ def make_dataset(tmp_path: Path) -> Callable[..., Path]:
         return write_dataset(tmp_path / f"dataset{next(counter)}", **tables)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _close_figures() -> object:
+    """Close every matplotlib figure a test opened."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

@@ -1,0 +1,189 @@
+"""Stage 4: funnel-plot data for comparing clinics or therapists.
+
+Each unit (clinic, therapist, ...) is a point: its responder rate or mean
+improvement against its number of complete episodes. Control limits around
+the overall value show how far a unit may stray by chance alone at each size
+(Spiegelhalter 2005, "Funnel plots for comparing institutional performance",
+Statistics in Medicine 24:1185-1202):
+
+- proportions: exact binomial limits with Spiegelhalter's interpolation,
+  ``(r_p - a) / n`` where ``r_p`` is the ``p`` quantile of Binomial(n, target)
+  and ``a = (F(r_p) - p) / (F(r_p) - F(r_p - 1))``;
+- means: ``target -+ z_p * sd / sqrt(n)`` with the overall SD of improvement.
+
+Default limits: 95% (about 2 SD) and 99.8% (about 3 SD).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from outcomes.summaries import _check_changes
+
+__all__ = ["FunnelResult", "binomial_limits", "funnel"]
+
+Metric = Literal["responder_rate", "mean_improvement"]
+
+
+@dataclass(frozen=True)
+class FunnelResult:
+    """Funnel-plot data.
+
+    Attributes
+    ----------
+    units : polars.DataFrame
+        ``unit`` (the unit column's name is kept in ``unit_column``), ``n``,
+        ``value``, ``suppressed`` (n below ``min_cell``: value empty), and one
+        ``outside_<level>`` flag per control level (null when suppressed).
+    limits : polars.DataFrame
+        ``n`` from 1 to the largest unit size and ``lower_<level>`` /
+        ``upper_<level>`` per level, e.g. ``lower_95``, ``upper_99_8``.
+    target : float
+        The overall value across all complete episodes.
+    sd : float
+        The overall SD of improvement (means only; NaN for rates).
+    metric, measure, unit_column : str
+    levels : tuple of float
+    """
+
+    units: pl.DataFrame
+    limits: pl.DataFrame
+    target: float
+    sd: float
+    metric: str
+    measure: str
+    unit_column: str
+    levels: tuple[float, ...]
+
+    def to_frame(self) -> pl.DataFrame:
+        """The units table."""
+        return self.units
+
+
+def _level_name(level: float) -> str:
+    return f"{level * 100:g}".replace(".", "_")
+
+
+def binomial_limits(n: np.ndarray, target: float, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Spiegelhalter's interpolated exact binomial control limits for proportions at sizes ``n``.
+
+    Examples
+    --------
+    >>> lo, hi = binomial_limits(np.array([100]), 0.5, 0.95)
+    >>> print(f"{lo[0]:.3f} {hi[0]:.3f}")
+    0.397 0.593
+    """
+    n = np.asarray(n, dtype=float)
+
+    def limit(p: float) -> np.ndarray:
+        r = stats.binom.ppf(p, n, target)
+        f_r = stats.binom.cdf(r, n, target)
+        f_r1 = stats.binom.cdf(r - 1, n, target)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = np.where(f_r > f_r1, (f_r - p) / (f_r - f_r1), 0.0)
+            out: np.ndarray = np.clip((r - a) / n, 0.0, 1.0)
+        return out
+
+    alpha = 1 - level
+    return limit(alpha / 2), limit(1 - alpha / 2)
+
+
+def funnel(
+    changes: pl.DataFrame | pl.LazyFrame,
+    /,
+    *,
+    unit: str = "therapist_id",
+    measure: str = "nprs",
+    side: str | None = None,
+    metric: Metric = "responder_rate",
+    levels: Sequence[float] = (0.95, 0.998),
+    min_cell: int = 11,
+) -> FunnelResult:
+    """Funnel-plot data for ``unit`` on one measure.
+
+    Parameters
+    ----------
+    changes : polars.DataFrame or polars.LazyFrame
+        Output of :func:`outcomes.episode_changes`.
+    unit : str, default "therapist_id"
+        Episode column that defines the units (``clinic_id``, ...).
+    measure, side : str
+        The measure (and side, for ROM) to compare on.
+    metric : {"responder_rate", "mean_improvement"}
+    levels : sequence of float, default (0.95, 0.998)
+    min_cell : int, default 11
+        Units with fewer complete episodes are suppressed (no value, no flag).
+
+    Examples
+    --------
+    >>> from outcomes import read_dataset, episode_changes
+    >>> from outcomes.synth import demo_dataset_path
+    >>> f = funnel(episode_changes(read_dataset(demo_dataset_path())), unit="clinic_id")
+    >>> f.units["unit"].to_list()
+    ['C01', 'C02', 'C03']
+    """
+    _check_changes(changes, [unit, "measure", "side", "status", "improvement", "responder"])
+    data = (
+        changes.lazy()
+        .filter(
+            (pl.col("measure") == measure)
+            & (pl.col("side").is_null() if side is None else pl.col("side") == side)
+            & (pl.col("status") == "complete")
+            & pl.col(unit).is_not_null()
+        )
+        .collect()
+    )
+    if metric == "responder_rate":
+        data = data.filter(pl.col("responder").is_not_null())
+        value = pl.col("responder").cast(pl.Float64).mean()
+    elif metric == "mean_improvement":
+        value = pl.col("improvement").mean()
+    else:
+        raise ValueError("metric must be 'responder_rate' or 'mean_improvement'")
+    if data.height == 0:
+        raise ValueError(f"no complete episodes with a {metric.replace('_', ' ')} for measure {measure!r}")
+    target = float(data.select(value).item())
+    sd = float(data["improvement"].std()) if metric == "mean_improvement" else float("nan")  # type: ignore[arg-type]
+    units = (
+        data.group_by(unit)
+        .agg(pl.len().cast(pl.Int64).alias("n"), value.alias("value"))
+        .rename({unit: "unit"})
+        .sort("unit")
+    )
+    max_n = int(units["n"].max())  # type: ignore[arg-type]
+    grid = np.arange(1, max_n + 1, dtype=float)
+    limit_cols: dict[str, np.ndarray] = {"n": grid.astype(np.int64)}
+    n_units = units["n"].to_numpy().astype(float)
+    flags = {}
+    for level in levels:
+        name = _level_name(level)
+        if metric == "responder_rate":
+            lo, hi = binomial_limits(grid, target, level)
+            u_lo, u_hi = binomial_limits(n_units, target, level)
+        else:
+            z = stats.norm.ppf(0.5 + level / 2)
+            lo, hi = target - z * sd / np.sqrt(grid), target + z * sd / np.sqrt(grid)
+            u_lo, u_hi = target - z * sd / np.sqrt(n_units), target + z * sd / np.sqrt(n_units)
+        limit_cols[f"lower_{name}"], limit_cols[f"upper_{name}"] = lo, hi
+        v = units["value"].to_numpy().astype(float)
+        flags[f"outside_{name}"] = (v < u_lo) | (v > u_hi)
+    units = units.with_columns(
+        *[pl.Series(k, f) for k, f in flags.items()], (pl.col("n") < min_cell).alias("suppressed")
+    ).with_columns([pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(c)).alias(c) for c in ["value", *flags]])
+    units = units.select("unit", "n", "value", "suppressed", *flags)
+    return FunnelResult(
+        units=units,
+        limits=pl.DataFrame(limit_cols),
+        target=target,
+        sd=sd,
+        metric=metric,
+        measure=measure,
+        unit_column=unit,
+        levels=tuple(levels),
+    )

@@ -1,0 +1,453 @@
+"""Charts (stage 5): each draws a result table it is given and returns the Axes.
+
+No function here computes a statistic: intervals, rates, limits and counts
+come from :func:`outcomes.summarize`, :func:`outcomes.trajectories`,
+:func:`outcomes.funnel.funnel` and :func:`outcomes.episode_changes`.
+Reference lines (MCID, MDC, normal values) come from the measure catalog.
+
+Every chart has a title, axis labels with units, and shows n. Colours are the
+Okabe-Ito palette, which stays distinguishable with the common forms of
+colour blindness. No global matplotlib setting is changed.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import polars as pl
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+
+from outcomes.funnel import FunnelResult, _level_name
+from outcomes.schema import builtin_catalog
+
+__all__ = [
+    "PALETTE",
+    "plot_change_distribution",
+    "plot_forest",
+    "plot_funnel",
+    "plot_paired_slopes",
+    "plot_responder_rates",
+    "plot_rom_vs_normal",
+    "plot_trajectories",
+]
+
+PALETTE: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+"""Okabe & Ito (2008) colour-blind-safe palette."""
+
+_GREY = "#6b6b6b"
+_EFFECT_LABELS = {
+    "mean_improvement": ("Mean improvement", "ci_low", "ci_high"),
+    "srm": ("Standardized response mean (SRM)", "srm_ci_low", "srm_ci_high"),
+    "g_av": ("Hedges' g_av", "g_av_ci_low", "g_av_ci_high"),
+}
+
+
+def _measure_info(measure: str, catalog: pl.DataFrame | None) -> dict[str, Any]:
+    cat = catalog if catalog is not None else builtin_catalog()
+    rows = cat.filter(pl.col("code") == measure)
+    if rows.height == 0:
+        return {"code": measure, "label": measure, "unit": "", "better": "higher", "mcid": None, "mdc": None,
+                "normal": None}  # fmt: skip
+    info: dict[str, Any] = rows.row(0, named=True)
+    return info
+
+
+def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
+    if ax is not None:
+        return ax
+    _, new_ax = plt.subplots(figsize=size, layout="constrained")
+    return new_ax
+
+
+def _title(ax: Axes, text: str) -> None:
+    """Set a title wrapped to the figure's width, so a long measure name is never cut off."""
+    figure = ax.get_figure(root=True)
+    width_in = figure.get_size_inches()[0] if figure is not None else 8.0
+    # right-aligned: long group labels leave the axes narrow, and the title may then extend over them
+    ax.set_title(textwrap.fill(text, width=max(40, int(width_in * 8.5))), fontsize=11, loc="right")
+
+
+def _group_label(row: dict[str, Any], columns: Sequence[str]) -> str:
+    parts = [str(row[c]).replace("_", " ") for c in columns if row.get(c) is not None]
+    return " · ".join(parts) if parts else "all episodes"
+
+
+def _select(table: pl.DataFrame, measure: str, side: str | None) -> pl.DataFrame:
+    out = table.filter(pl.col("measure") == measure)
+    if side is not None:
+        out = out.filter(pl.col("side") == side)
+    return out
+
+
+def _group_columns(table: pl.DataFrame, stop: str = "measure") -> list[str]:
+    cols = table.columns
+    return cols[: cols.index(stop)]
+
+
+def plot_forest(
+    summary: pl.DataFrame,
+    /,
+    *,
+    measure: str,
+    effect: str = "mean_improvement",
+    side: str | None = None,
+    catalog: pl.DataFrame | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Forest plot: one row per group with its estimate and confidence interval.
+
+    Parameters
+    ----------
+    summary : polars.DataFrame
+        Output of :func:`outcomes.summarize`. Suppressed rows are left out and
+        counted in the footnote.
+    measure : str
+        Measure code.
+    effect : {"mean_improvement", "srm", "g_av"}
+        Which estimate to draw. For ``mean_improvement`` the MCID (and MDC)
+        of the measure are drawn as reference lines.
+    side : str, optional
+        For measures with sides, restrict to one side (otherwise side is part
+        of the row label).
+    catalog : polars.DataFrame, optional
+        The measure catalog (default: the built-in one).
+    """
+    if effect not in _EFFECT_LABELS:
+        raise ValueError(f"effect must be one of {', '.join(_EFFECT_LABELS)}")
+    name, lo_col, hi_col = _EFFECT_LABELS[effect]
+    info = _measure_info(measure, catalog)
+    rows = _select(summary, measure, side)
+    group_cols = _group_columns(summary)
+    label_cols = [*group_cols, "side"] if rows["side"].drop_nulls().n_unique() > 1 else group_cols
+    shown = rows.filter(~pl.col("suppressed") & pl.col(effect).is_not_null())
+    hidden = rows.height - shown.height
+    height = max(2.8, 0.38 * shown.height + 1.6)
+    ax = _axes(ax, (8.0, height))
+    y = np.arange(shown.height)[::-1]
+    est = shown[effect].to_numpy().astype(float)
+    lo = shown[lo_col].to_numpy().astype(float)
+    hi = shown[hi_col].to_numpy().astype(float)
+    ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="o", color=PALETTE[0], ecolor=PALETTE[0], capsize=3, ms=5)
+    labels = [f"{_group_label(r, label_cols)}  (n={r['n']})" for r in shown.iter_rows(named=True)]
+    ax.set_yticks(y, labels)
+    ax.axvline(0, color=_GREY, lw=1)
+    unit = info.get("unit") or ""
+    if effect == "mean_improvement":
+        if info.get("mcid") is not None:
+            ax.axvline(info["mcid"], color=PALETTE[5], ls="--", lw=1.2, label=f"MCID {info['mcid']:g} {unit}")
+        if info.get("mdc") is not None:
+            ax.axvline(info["mdc"], color=PALETTE[2], ls=":", lw=1.2, label=f"MDC {info['mdc']:g} {unit}")
+        ax.set_xlabel(f"{name} ({unit}; positive = better), 95% CI")
+    else:
+        ax.set_xlabel(f"{name} (no units; positive = better), 95% CI")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best", fontsize=8, frameon=False)
+    ax.set_ylim(-0.7, max(shown.height, 1) - 0.3)
+    total = int(shown["n"].sum()) if shown.height else 0
+    _title(ax, title or f"{info['label']}: {name.lower()} by group (n={total} episodes)")
+    if hidden:
+        ax.set_xlabel(f"{ax.get_xlabel()}\n{hidden} group(s) with too few complete episodes not shown", fontsize=9)
+    ax.grid(axis="x", color="#e5e5e5", lw=0.6)
+    ax.set_axisbelow(True)
+    return ax
+
+
+def plot_responder_rates(
+    summary: pl.DataFrame,
+    /,
+    *,
+    measure: str,
+    side: str | None = None,
+    catalog: pl.DataFrame | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Share of episodes reaching the MCID per group, with Wilson 95% intervals (in percent)."""
+    info = _measure_info(measure, catalog)
+    rows = _select(summary, measure, side)
+    group_cols = _group_columns(summary)
+    shown = rows.filter(~pl.col("suppressed") & pl.col("responder_rate").is_not_null())
+    height = max(2.8, 0.38 * shown.height + 1.6)
+    ax = _axes(ax, (8.0, height))
+    y = np.arange(shown.height)[::-1]
+    rate = shown["responder_rate"].to_numpy().astype(float) * 100
+    lo = shown["responder_ci_low"].to_numpy().astype(float) * 100
+    hi = shown["responder_ci_high"].to_numpy().astype(float) * 100
+    ax.barh(y, rate, color=PALETTE[4], height=0.6)
+    ax.errorbar(rate, y, xerr=[rate - lo, hi - rate], fmt="none", ecolor="black", capsize=3, lw=1)
+    ax.set_yticks(y, [f"{_group_label(r, group_cols)}  (n={r['n']})" for r in shown.iter_rows(named=True)])
+    ax.set_xlim(0, 100)
+    mcid = [f"{info['mcid']:g} {info.get('unit') or ''}".strip()] if info.get("mcid") is not None else []
+    pct = [f"{info['mcid_pct']:g}%"] if info.get("mcid_pct") is not None else []
+    ax.set_xlabel(f"Episodes reaching the MCID ({' or '.join(mcid + pct) or 'no MCID'}), % with 95% CI")
+    total = int(shown["n"].sum()) if shown.height else 0
+    _title(ax, title or f"{info['label']}: responders by group (n={total} episodes)")
+    ax.grid(axis="x", color="#e5e5e5", lw=0.6)
+    ax.set_axisbelow(True)
+    return ax
+
+
+def plot_paired_slopes(
+    changes: pl.DataFrame,
+    /,
+    *,
+    measure: str,
+    side: str | None = None,
+    summary: pl.DataFrame | None = None,
+    catalog: pl.DataFrame | None = None,
+    max_episodes: int = 300,
+    seed: int = 0,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Baseline and final value of each complete episode joined by a line.
+
+    At most ``max_episodes`` lines are drawn (a seeded random subset, said in
+    the title). Where ``summary`` (:func:`outcomes.summarize` with ``by=()``)
+    is given, a thick line joins its baseline and final means.
+    """
+    info = _measure_info(measure, catalog)
+    rows = _select(changes, measure, side).filter(pl.col("status") == "complete")
+    n = rows.height
+    ax = _axes(ax, (5.5, 4.5))
+    drawn = rows if n <= max_episodes else rows.sample(n=max_episodes, seed=seed)
+    b = drawn["baseline"].to_numpy().astype(float)
+    f = drawn["final"].to_numpy().astype(float)
+    jitter = np.random.default_rng(seed).uniform(-0.04, 0.04, size=(2, b.size))
+    segments = np.stack([np.stack([jitter[0], b], axis=1), np.stack([1 + jitter[1], f], axis=1)], axis=1)
+    ax.add_collection(LineCollection(list(segments), colors=PALETTE[4], alpha=0.25, linewidths=0.8))
+    if summary is not None:
+        means = _select(summary, measure, side).filter(~pl.col("suppressed"))
+        if means.height == 1:
+            mean_b, mean_f = means.select("baseline_mean", "final_mean").row(0)
+            ax.plot([0, 1], [mean_b, mean_f], color=PALETTE[5], lw=3, marker="o", label=f"mean (n={means['n'][0]})")
+            ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.set_xticks([0, 1], ["Baseline", "Final"])
+    ax.set_xlim(-0.3, 1.3)
+    if b.size:
+        low, high = float(min(b.min(), f.min())), float(max(b.max(), f.max()))
+        pad = 0.05 * (high - low or 1.0)
+        ax.set_ylim(low - pad, high + pad)
+    ax.set_ylabel(f"{info['label']} ({info.get('unit') or ''}; {info.get('better', 'higher')} is better)")
+    sub = f", {b.size} drawn" if b.size < n else ""
+    _title(ax, title or f"{info['label']}: baseline to final (n={n} episodes{sub})")
+    return ax
+
+
+def plot_change_distribution(
+    changes: pl.DataFrame,
+    /,
+    *,
+    measure: str,
+    by: str = "technique",
+    side: str | None = None,
+    summary: pl.DataFrame | None = None,
+    min_cell: int = 11,
+    catalog: pl.DataFrame | None = None,
+    seed: int = 0,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Improvement of every complete episode per group (jittered dots), with the MCID and MDC lines.
+
+    Where ``summary`` (grouped by ``by`` alone) is given, each group's median
+    and interquartile range are drawn from it. Groups with fewer than
+    ``min_cell`` complete episodes are left out.
+    """
+    info = _measure_info(measure, catalog)
+    rows = _select(changes, measure, side).filter((pl.col("status") == "complete") & pl.col(by).is_not_null())
+    counts = rows.group_by(by).len().filter(pl.col("len") >= min_cell).sort(by)
+    groups = counts[by].to_list()
+    ax = _axes(ax, (8.0, max(2.8, 0.55 * len(groups) + 1.6)))
+    rng = np.random.default_rng(seed)
+    for i, group in enumerate(groups):
+        values = rows.filter(pl.col(by) == group)["improvement"].to_numpy().astype(float)
+        y = len(groups) - 1 - i
+        ax.scatter(values, y + rng.uniform(-0.22, 0.22, values.size), s=6, color=PALETTE[i % 6], alpha=0.35, lw=0)
+        if summary is not None:
+            row = _select(summary, measure, side).filter(pl.col(by) == group)
+            if row.height == 1 and not row["suppressed"].item():
+                q1, med, q3 = row.select("q1_improvement", "median_improvement", "q3_improvement").row(0)
+                ax.plot([q1, q3], [y, y], color="black", lw=2.5)
+                ax.plot([med], [y], marker="D", color="white", mec="black", ms=6)
+    ax.set_yticks(
+        np.arange(len(groups))[::-1],
+        [f"{str(g).replace('_', ' ')}  (n={k})" for g, k in counts.iter_rows()],
+    )
+    unit = info.get("unit") or ""
+    ax.axvline(0, color=_GREY, lw=1)
+    if info.get("mcid") is not None:
+        ax.axvline(info["mcid"], color=PALETTE[5], ls="--", lw=1.2, label=f"MCID {info['mcid']:g} {unit}")
+    if info.get("mdc") is not None:
+        ax.axvline(info["mdc"], color=PALETTE[2], ls=":", lw=1.2, label=f"MDC {info['mdc']:g} {unit}")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
+    legend_note = "; bar: IQR, diamond: median" if summary is not None else ""
+    ax.set_xlabel(f"Improvement ({unit}; positive = better){legend_note}")
+    total = int(counts["len"].sum())
+    _title(ax, title or f"{info['label']}: change per episode by {by.replace('_', ' ')} (n={total})")
+    ax.set_ylim(-0.6, max(len(groups), 1) - 0.4)
+    return ax
+
+
+def plot_trajectories(
+    trajectories: pl.DataFrame,
+    /,
+    *,
+    measure: str | None = None,
+    side: str | None = None,
+    catalog: pl.DataFrame | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+    max_groups: int = 8,
+) -> Axes:
+    """Weekly mean with its 95% band per group, and the number of episodes measured each week below.
+
+    Suppressed weeks (too few episodes) are gaps. ``trajectories`` is the
+    output of :func:`outcomes.trajectories`.
+    """
+    table = trajectories if measure is None else trajectories.filter(pl.col("measure") == measure)
+    if side is not None:
+        table = table.filter(pl.col("side") == side)
+    measures = table["measure"].unique().to_list()
+    if len(measures) != 1:
+        raise ValueError("pass `measure`: the table holds several measures" if measures else "no rows to draw")
+    info = _measure_info(measures[0], catalog)
+    group_cols = _group_columns(table)
+    keys = [*group_cols, "side"]
+    groups = table.select(keys).unique(maintain_order=True).rows()[:max_groups]
+    ax = _axes(ax, (8.0, 5.0))
+    counts_ax = ax.inset_axes((0.0, -0.42, 1.0, 0.22), sharex=ax)
+    for i, key in enumerate(groups):
+        cond = pl.lit(True)
+        for col, value in zip(keys, key, strict=True):
+            cond = cond & (pl.col(col).is_null() if value is None else pl.col(col) == value)
+        g = table.filter(cond).sort("week")
+        week = g["week"].to_numpy().astype(float)
+        mean = g["mean"].to_numpy().astype(float)  # suppressed weeks are null -> NaN -> gaps
+        lo = g["ci_low"].to_numpy().astype(float)
+        hi = g["ci_high"].to_numpy().astype(float)
+        colour = PALETTE[i % len(PALETTE)]
+        label = _group_label(dict(zip(keys, key, strict=True)), keys)
+        ax.plot(week, mean, marker="o", ms=3.5, color=colour, label=label)
+        ax.fill_between(week, lo, hi, color=colour, alpha=0.15, lw=0)
+        counts_ax.step(week, g["n_episodes"].to_numpy(), where="mid", color=colour, lw=1.2)
+    unit = info.get("unit") or ""
+    ax.set_ylabel(f"{info['label']} ({unit}; {info.get('better', 'higher')} is better)")
+    ax.tick_params(labelbottom=False)
+    counts_ax.set_xlabel("Weeks since the start of the episode")
+    counts_ax.set_ylabel("episodes\nmeasured", fontsize=8)
+    counts_ax.tick_params(labelsize=8)
+    if len(groups) > 1:
+        ax.legend(fontsize=8, frameon=False, loc="best")
+    week0 = int(table.filter(pl.col("week") == 0)["n_episodes"].sum())
+    default = f"{info['label']} by week since the start of care (n={week0} episodes at week 0)"
+    _title(ax, title or default)
+    ax.grid(color="#eeeeee", lw=0.6)
+    return ax
+
+
+def plot_funnel(
+    result: FunnelResult,
+    /,
+    *,
+    catalog: pl.DataFrame | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+    label_outliers: bool = True,
+) -> Axes:
+    """Funnel plot: each unit's value against its number of episodes, with control limits.
+
+    Dashed lines: the first control level (95% by default); dotted: the
+    second (99.8%). Units outside the outer limits are labelled. Suppressed
+    units are not drawn.
+    """
+    info = _measure_info(result.measure, catalog)
+    ax = _axes(ax, (7.5, 5.0))
+    lim = result.limits
+    n = lim["n"].to_numpy()
+    pct = 100.0 if result.metric == "responder_rate" else 1.0
+    styles = ["--", ":"]
+    for i, level in enumerate(result.levels):
+        name = _level_name(level)
+        ls = styles[i % 2]
+        ax.plot(n, lim[f"lower_{name}"].to_numpy() * pct, color=_GREY, ls=ls, lw=1, label=f"{level * 100:g}% limits")
+        ax.plot(n, lim[f"upper_{name}"].to_numpy() * pct, color=_GREY, ls=ls, lw=1)
+    ax.axhline(result.target * pct, color="black", lw=1, label=f"overall {result.target * pct:.1f}")
+    shown = result.units.filter(~pl.col("suppressed"))
+    outer = f"outside_{_level_name(result.levels[-1])}"
+    colours = [PALETTE[5] if flag else PALETTE[0] for flag in shown[outer].to_list()]
+    ax.scatter(shown["n"].to_numpy(), shown["value"].to_numpy() * pct, c=colours, s=36, zorder=3)
+    if label_outliers:
+        for unit, n_u, v, flag in shown.select("unit", "n", "value", outer).iter_rows():
+            if flag:
+                ax.annotate(str(unit), (n_u, v * pct), xytext=(4, 4), textcoords="offset points", fontsize=8)
+    what = "responders (%)" if result.metric == "responder_rate" else f"mean improvement ({info.get('unit') or ''})"
+    ax.set_ylabel(f"{info['label']}: {what}")
+    ax.set_xlabel(f"Complete episodes per {result.unit_column.removesuffix('_id')}")
+    ax.legend(fontsize=8, frameon=False, loc="best")
+    hidden = result.units.height - shown.height
+    note = f"; {hidden} with too few episodes not shown" if hidden else ""
+    what_unit = result.unit_column.removesuffix("_id")
+    _title(ax, title or f"{info['label']}: {shown.height} {what_unit}s compared{note}")
+    ax.set_xlim(0, float(n.max()) * 1.05)
+    return ax
+
+
+def plot_rom_vs_normal(
+    summary: pl.DataFrame,
+    /,
+    *,
+    catalog: pl.DataFrame | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Range of motion per joint, motion and side: mean at baseline and at discharge, against normal.
+
+    ``summary`` is :func:`outcomes.summarize` output; every non-suppressed
+    row of a measure in degrees with kind ``rom`` is drawn (grouped rows keep
+    their group in the label). The bar marks the catalog's normal value.
+    """
+    cat = catalog if catalog is not None else builtin_catalog()
+    rom = cat.filter((pl.col("kind") == "rom") & (pl.col("unit") == "degrees")).select(
+        pl.col("code").alias("measure"), "label", "normal", "mdc"
+    )
+    rows = summary.join(rom, on="measure", how="inner").filter(~pl.col("suppressed")).sort("measure", "side")
+    group_cols = _group_columns(summary)
+    ax = _axes(ax, (8.0, max(2.8, 0.42 * rows.height + 1.6)))
+    y = np.arange(rows.height)[::-1]
+    b = rows["baseline_mean"].to_numpy().astype(float)
+    f = rows["final_mean"].to_numpy().astype(float)
+    ax.hlines(y, b, f, color=_GREY, lw=2)
+    ax.scatter(b, y, color=PALETTE[1], s=40, zorder=3, label="baseline mean")
+    ax.scatter(f, y, color=PALETTE[0], s=40, zorder=3, label="final mean")
+    normal = rows["normal"].to_numpy().astype(float)
+    ax.scatter(normal, y, marker="|", s=260, color="black", zorder=4, label="normal (catalog)")
+    labels = []
+    for r in rows.iter_rows(named=True):
+        group = _group_label(r, group_cols) if group_cols else ""
+        side = f" ({r['side']})" if r["side"] else ""
+        labels.append(f"{r['label']}{side}{'  ' + group if group else ''}  (n={r['n']})")
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("Degrees")
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    total = int(rows["n"].sum()) if rows.height else 0
+    _title(ax, title or f"Range of motion against normal values ({total} episode x joint x side measurements)")
+    ax.grid(axis="x", color="#eeeeee", lw=0.6)
+    ax.set_axisbelow(True)
+    return ax
