@@ -17,7 +17,7 @@ import polars as pl
 from outcomes._read import ROW, DatasetError, read_text_table
 from outcomes.schema import ColumnSpec, TableSchema, load_table_schema, vocabulary, vocabulary_label
 
-ISSUE_SCHEMA = {ROW: pl.Int64, "column": pl.String, "reason": pl.String}
+ISSUE_SCHEMA = {ROW: pl.Int64, "column": pl.String, "rule": pl.String, "reason": pl.String}
 WARNING_SCHEMA = {
     "column": pl.String,
     "value": pl.String,
@@ -32,6 +32,10 @@ _EP = "__episode_"  # prefix of joined episode columns
 def _t(name: str) -> str:
     """Name of the typed copy of a column during validation."""
     return f"__typed_{name}"
+
+
+Rule = tuple[str, pl.Expr, pl.Expr]
+"""(rule name, condition that flags a row, reason text)."""
 
 
 @dataclass(frozen=True)
@@ -96,15 +100,16 @@ def _type_reason(spec: ColumnSpec) -> str:
     }[spec.type]
 
 
-def _column_rules(spec: ColumnSpec, vocab_codes: dict[str, list[str]]) -> list[tuple[pl.Expr, pl.Expr]]:
-    """(condition, reason) pairs for the single-column rules of ``spec``."""
+def _column_rules(spec: ColumnSpec, vocab_codes: dict[str, list[str]]) -> list[Rule]:
+    """(rule, condition, reason) for the single-column rules of ``spec``."""
     name, typed = spec.name, pl.col(_t(spec.name))
     raw = pl.col(name)
-    rules: list[tuple[pl.Expr, pl.Expr]] = []
+    rules: list[Rule] = []
     if spec.required:
-        rules.append((raw.is_null(), pl.lit(f"{name} is empty; it is required")))
+        rules.append(("required", raw.is_null(), pl.lit(f"{name} is empty; it is required")))
     rules.append(
         (
+            "type",
             raw.is_not_null() & typed.is_null(),
             pl.concat_str(pl.lit(f"{name} "), _quoted(name), pl.lit(f" {_type_reason(spec)}")),
         )
@@ -120,6 +125,7 @@ def _column_rules(spec: ColumnSpec, vocab_codes: dict[str, list[str]]) -> list[t
         word = "outside" if spec.min is not None and spec.max is not None else "not"
         rules.append(
             (
+                "range",
                 typed.is_not_null() & ((typed < lo) | (typed > hi)),
                 pl.concat_str(pl.lit(f"{name} "), raw, pl.lit(f" is {word} {span}")),
             )
@@ -127,6 +133,7 @@ def _column_rules(spec: ColumnSpec, vocab_codes: dict[str, list[str]]) -> list[t
     if spec.enum is not None:
         rules.append(
             (
+                "allowed values",
                 raw.is_not_null() & ~raw.is_in(list(spec.enum)),
                 pl.concat_str(
                     pl.lit(f"{name} "),
@@ -138,6 +145,7 @@ def _column_rules(spec: ColumnSpec, vocab_codes: dict[str, list[str]]) -> list[t
     if spec.vocabulary is not None and spec.on_unknown == "reject":
         rules.append(
             (
+                "vocabulary",
                 raw.is_not_null() & ~raw.is_in(vocab_codes[spec.vocabulary]),
                 pl.concat_str(
                     pl.lit(f"{name} "),
@@ -149,6 +157,7 @@ def _column_rules(spec: ColumnSpec, vocab_codes: dict[str, list[str]]) -> list[t
     if spec.pattern is not None:
         rules.append(
             (
+                "pattern",
                 raw.is_not_null() & ~raw.str.contains(spec.pattern),
                 pl.concat_str(pl.lit(f"{name} "), _quoted(name), pl.lit(f" is not {spec.pattern_description}")),
             )
@@ -158,6 +167,7 @@ def _column_rules(spec: ColumnSpec, vocab_codes: dict[str, list[str]]) -> list[t
             o = pl.col(_t(other))
             rules.append(
                 (
+                    "order",
                     typed.is_not_null() & o.is_not_null() & (typed < o),
                     pl.concat_str(pl.lit(f"{name} "), raw, pl.lit(f" is {word} {other} "), pl.col(other)),
                 )
@@ -181,6 +191,7 @@ def _unique_rule(lf: pl.LazyFrame, spec: ColumnSpec) -> pl.LazyFrame:
         .select(
             ROW,
             pl.lit(name).alias("column"),
+            pl.lit("duplicate id").alias("rule"),
             pl.concat_str(
                 pl.lit(f"{name} "),
                 _quoted(name),
@@ -197,19 +208,21 @@ def _unique_rule(lf: pl.LazyFrame, spec: ColumnSpec) -> pl.LazyFrame:
     )
 
 
-def _episode_rules(spec: ColumnSpec, context: Context) -> list[tuple[pl.Expr, pl.Expr]]:
+def _episode_rules(spec: ColumnSpec, context: Context) -> list[Rule]:
     name = spec.name
-    rules: list[tuple[pl.Expr, pl.Expr]] = []
+    rules: list[Rule] = []
     if spec.references is not None:
         raw = pl.col(name)
         rules.append(
             (
+                "episode rejected",
                 raw.is_not_null() & pl.col(f"{_EP}rejected").fill_null(False),
                 pl.concat_str(pl.lit("episode "), raw, pl.lit(" was rejected")),
             )
         )
         rules.append(
             (
+                "episode missing",
                 raw.is_not_null() & ~pl.col(f"{_EP}rejected").fill_null(False) & pl.col(f"{_EP}start_date").is_null(),
                 pl.concat_str(pl.lit("episode "), raw, pl.lit(" does not exist in episodes")),
             )
@@ -218,6 +231,7 @@ def _episode_rules(spec: ColumnSpec, context: Context) -> list[tuple[pl.Expr, pl
         typed, start, end = pl.col(_t(name)), pl.col(f"{_EP}start_date"), pl.col(f"{_EP}end_date")
         rules.append(
             (
+                "outside episode",
                 typed.is_not_null() & start.is_not_null() & (typed < start),
                 pl.concat_str(
                     pl.lit(f"{name} "),
@@ -229,6 +243,7 @@ def _episode_rules(spec: ColumnSpec, context: Context) -> list[tuple[pl.Expr, pl
         )
         rules.append(
             (
+                "outside episode",
                 typed.is_not_null() & end.is_not_null() & (typed > end),
                 pl.concat_str(
                     pl.lit(f"{name} "),
@@ -244,13 +259,14 @@ def _episode_rules(spec: ColumnSpec, context: Context) -> list[tuple[pl.Expr, pl
 _CAT = "__catalog_"
 
 
-def _catalog_rules(spec: ColumnSpec, measure_col: str | None) -> list[tuple[pl.Expr, pl.Expr]]:
+def _catalog_rules(spec: ColumnSpec, measure_col: str | None) -> list[Rule]:
     name = spec.name
     raw, typed = pl.col(name), pl.col(_t(name))
-    rules: list[tuple[pl.Expr, pl.Expr]] = []
+    rules: list[Rule] = []
     if spec.catalog_code:
         rules.append(
             (
+                "unknown measure",
                 raw.is_not_null() & pl.col(f"{_CAT}min").is_null(),
                 pl.concat_str(
                     pl.lit(f"{name} "),
@@ -263,6 +279,7 @@ def _catalog_rules(spec: ColumnSpec, measure_col: str | None) -> list[tuple[pl.E
         lo, hi = pl.col(f"{_CAT}min"), pl.col(f"{_CAT}max")
         rules.append(
             (
+                "range",
                 typed.is_not_null() & lo.is_not_null() & ((typed < lo) | (typed > hi)),
                 pl.concat_str(
                     pl.col(spec.catalog_range),
@@ -280,6 +297,7 @@ def _catalog_rules(spec: ColumnSpec, measure_col: str | None) -> list[tuple[pl.E
         kind_text = " or ".join("range-of-motion" if k == "rom" else k for k in kinds)
         rules.append(
             (
+                "side",
                 raw.is_not_null() & pl.col(f"{_CAT}kind").is_not_null() & ~pl.col(f"{_CAT}kind").is_in(kinds),
                 pl.concat_str(
                     pl.lit(f"{name} "),
@@ -335,9 +353,9 @@ def check_table(
     lf = lf.with_columns([_typed(spec) for spec in schema.columns])
     lf = lf.with_columns(pl.all_horizontal(pl.col(c).is_null() for c in [*schema.names, *extra]).alias("__empty"))
 
-    rules: list[tuple[str, pl.Expr, pl.Expr]] = []
+    rules: list[tuple[str, str, pl.Expr, pl.Expr]] = []
     for spec in schema.columns:
-        rules += [(spec.name, c, r) for c, r in _column_rules(spec, vocab_codes)]
+        rules += [(spec.name, *rule) for rule in _column_rules(spec, vocab_codes)]
 
     ref = next((s for s in schema.columns if s.references is not None), None)
     if ref is not None and context.episodes is not None:
@@ -360,7 +378,7 @@ def check_table(
         )
         lf = lf.join(rej, on=ref.name, how="left", maintain_order="left")
         for spec in schema.columns:
-            rules += [(spec.name, c, r) for c, r in _episode_rules(spec, context)]
+            rules += [(spec.name, *rule) for rule in _episode_rules(spec, context)]
 
     code = next((s for s in schema.columns if s.catalog_code), None)
     if code is not None and context.catalog is not None:
@@ -374,16 +392,23 @@ def check_table(
         )
         lf = lf.join(cat, on=code.name, how="left", maintain_order="left")
         for spec in schema.columns:
-            rules += [(spec.name, c, r) for c, r in _catalog_rules(spec, code.name)]
+            rules += [(spec.name, *rule) for rule in _catalog_rules(spec, code.name)]
 
     lf = lf.cache()
     not_empty = ~pl.col("__empty")
     parts = [
-        lf.filter(pl.col("__empty")).select(ROW, pl.lit("").alias("column"), pl.lit("the row is empty").alias("reason"))
+        lf.filter(pl.col("__empty")).select(
+            ROW,
+            pl.lit("").alias("column"),
+            pl.lit("empty row").alias("rule"),
+            pl.lit("the row is empty").alias("reason"),
+        )
     ]
     parts += [
-        lf.filter(cond.fill_null(False) & not_empty).select(ROW, pl.lit(col).alias("column"), reason.alias("reason"))
-        for col, cond, reason in rules
+        lf.filter(cond.fill_null(False) & not_empty).select(
+            ROW, pl.lit(col).alias("column"), pl.lit(rule).alias("rule"), reason.alias("reason")
+        )
+        for col, rule, cond, reason in rules
     ]
     parts += [_unique_rule(lf, spec) for spec in schema.columns if spec.unique]
     issues = pl.concat(parts).collect()
@@ -399,6 +424,7 @@ def check_table(
             .select(
                 ROW,
                 pl.lit("").alias("column"),
+                pl.lit("duplicate row").alias("rule"),
                 pl.concat_str(
                     pl.lit("exact duplicate of row "),
                     pl.col("__first").cast(pl.String),

@@ -49,18 +49,20 @@ def _print_validation(ds: Dataset, out: list[str]) -> None:
         out.append(f"{table:<14}{read:>10}{accepted:>10}{rejected:>10}")
     if ds.rejected.height:
         by_reason = (
-            ds.rejected.group_by("table", "column")
+            ds.rejected.group_by("table", "column", "rule")
             .agg(pl.len().alias("n"), pl.col("row").min().alias("first"))
-            .sort(pl.col("table").cast(pl.Enum(list(TABLES))), "column")
+            .sort(pl.col("table").cast(pl.Enum(list(TABLES))), "column", "rule")
         )
         out.append("")
-        out.append("Problems by table and column:")
-        for table, column, n, first in by_reason.iter_rows():
-            out.append(f"  {table}.{column or '(whole row)'}: {n} (first at row {first})")
+        out.append("Problems by table, column and rule:")
+        for table, column, rule, n, first in by_reason.iter_rows():
+            out.append(f"  {table}.{column or '(whole row)'} [{rule}]: {n} (first at row {first})")
         out.append("")
         shown = min(_SHOWN_REJECTIONS, ds.rejected.height)
         out.append(f"Rejected rows ({shown} of {ds.rejected.height} problems shown):")
-        for table, row, column, reason in ds.rejected.head(shown).iter_rows():
+        for table, row, column, reason in (
+            ds.rejected.head(shown).select("table", "row", "column", "reason").iter_rows()
+        ):
             where = f"{table} row {row}" + (f", {column}" if column else "")
             out.append(f"  {where}: {reason}")
         if ds.rejected.height > shown:

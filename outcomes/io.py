@@ -42,8 +42,12 @@ class Dataset:
         not name are kept as text.
     rejected : polars.DataFrame
         ``table``, ``row``, ``column`` (empty when the reason concerns the
-        whole row), ``reason``. A row with several problems appears once per
-        problem.
+        whole row), ``rule`` (which kind of rule: required, type, range,
+        allowed values, vocabulary, pattern, order, duplicate id, episode
+        rejected, episode missing, outside episode, unknown measure, side,
+        duplicate row, empty row, malformed row) and ``reason``. A row with
+        several problems appears once per problem. ``rule`` carries no value
+        from the data, so it can be shown where identifiers must not be.
     warnings : polars.DataFrame
         Values accepted with a warning (unknown condition, technique, ...):
         ``table``, ``column``, ``value``, ``n_rows``, ``first_row``, ``message``.
@@ -156,7 +160,7 @@ def read_dataset(path: str | Path, /) -> Dataset:
     for name in TABLES:
         checked = check_table(raws[name], load_table_schema(name), context)
         accepted[name] = checked.accepted
-        bad = malformed[name].select(ROW, pl.lit("").alias("column"), "reason")
+        bad = malformed[name].select(ROW, pl.lit("").alias("column"), pl.lit("malformed row").alias("rule"), "reason")
         table_issues = pl.concat([checked.issues, bad.cast(ISSUE_SCHEMA)])  # type: ignore[arg-type]
         issues.append(table_issues.with_columns(pl.lit(name).alias("table")))
         warnings.append(checked.warnings.with_columns(pl.lit(name).alias("table")))
@@ -172,7 +176,7 @@ def read_dataset(path: str | Path, /) -> Dataset:
 
     rejected = (
         pl.concat(issues)
-        .select("table", ROW, "column", "reason")
+        .select("table", ROW, "column", "rule", "reason")
         .with_columns(pl.col("table").cast(pl.Enum(list(TABLES))))
         .sort("table", ROW, "column", "reason")
         .with_columns(pl.col("table").cast(pl.String))

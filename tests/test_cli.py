@@ -50,7 +50,7 @@ def test_validate_rejections_exit_1_and_write_file(tmp_path: Path, capsys: pytes
     assert "treatments row 3, episode_id: episode E2 was rejected" in out
     assert "measurements row 3, value: nprs value 11 is outside 0-10" in out
     rejected = pl.read_csv(out_file)
-    assert rejected.columns == ["table", "row", "column", "reason"]
+    assert rejected.columns == ["table", "row", "column", "rule", "reason"]  # contract columns plus `rule`
     assert rejected.select("table", "row").rows() == [("episodes", 3), ("treatments", 3), ("measurements", 3)]
 
 
