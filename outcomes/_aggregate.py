@@ -27,6 +27,8 @@ GROUP_STAT_COLUMNS = (
     "sxy",
     "responder_k",
     "responder_m",
+    "mdc_k",
+    "mdc_m",
     "median_improvement",
     "q1_improvement",
     "q3_improvement",
@@ -71,6 +73,8 @@ def group_statistics(
     """
     keys = list(keys)
     lf = changes.lazy()
+    if "exceeds_mdc" not in lf.collect_schema().names():  # comparisons do not need it
+        lf = lf.with_columns(pl.lit(None, dtype=pl.Boolean).alias("exceeds_mdc"))
     complete = lf.filter(pl.col("status") == "complete")
     imp = pl.col("improvement")
     stats = complete.group_by(keys).agg(
@@ -85,6 +89,8 @@ def group_statistics(
         (pl.cov("baseline", "improvement") * (pl.len() - 1)).alias("sxy"),
         pl.col("responder").sum().cast(pl.Int64).alias("responder_k"),
         pl.col("responder").count().cast(pl.Int64).alias("responder_m"),
+        pl.col("exceeds_mdc").sum().cast(pl.Int64).alias("mdc_k"),
+        pl.col("exceeds_mdc").count().cast(pl.Int64).alias("mdc_m"),
         imp.median().alias("median_improvement"),
         imp.quantile(0.25, interpolation="linear").alias("q1_improvement"),
         imp.quantile(0.75, interpolation="linear").alias("q3_improvement"),
@@ -123,7 +129,9 @@ def group_statistics(
         .join(ranks, on=keys, how="left", nulls_equal=True)
         .join(ties, on=keys, how="left", nulls_equal=True)
         .with_columns(
-            pl.col("n", "n_incomplete", "n_nonzero", "n_zero", "responder_k", "responder_m").fill_null(0),
+            pl.col(
+                "n", "n_incomplete", "n_nonzero", "n_zero", "responder_k", "responder_m", "mdc_k", "mdc_m"
+            ).fill_null(0),
             pl.col("w_plus", "tie_term").fill_null(0.0),
             pl.col("has_ties").fill_null(False),
         )

@@ -216,7 +216,6 @@ def compare(
         ],
         dtype=float,
     )
-    p = np.where(suppressed, np.nan, p)
     out = pairs.select(
         *family,
         pl.col(f"{between}_a").alias("group_a"),

@@ -86,8 +86,10 @@ def _check_level(confidence_level: float) -> None:
 def hedges_j(df: ArrayLike) -> FloatArray:
     """Exact small-sample correction factor of Hedges (1981).
 
-    ``J(v) = Gamma(v/2) / (sqrt(v/2) * Gamma((v-1)/2))``, computed on the log
-    scale so that it stays finite for large ``v``; NaN for ``v <= 1``.
+    ``J(v) = Gamma(v/2) / (sqrt(v/2) * Gamma((v-1)/2))``. The ratio of gamma
+    functions is ``scipy.special.poch((v-1)/2, 1/2)``, which stays accurate
+    for large ``v`` (a difference of log-gammas loses all digits near
+    ``v = 1e14``); 1 for infinite ``v``; NaN for ``v <= 1``.
 
     Examples
     --------
@@ -95,9 +97,9 @@ def hedges_j(df: ArrayLike) -> FloatArray:
     0.9576
     """
     v = _as_float(df)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        log_j = special.gammaln(v / 2) - 0.5 * np.log(v / 2) - special.gammaln((v - 1) / 2)
-        out: FloatArray = np.where(v > 1, np.exp(log_j), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ratio = special.poch((v - 1) / 2, 0.5) / np.sqrt(v / 2)
+        out: FloatArray = np.where(np.isinf(v) & (v > 0), 1.0, np.where(v > 1, ratio, np.nan))
     return out
 
 
@@ -400,6 +402,8 @@ def cohens_d_s(a: ArrayLike, b: ArrayLike, /, *, confidence_level: float = 0.95)
     Interval by noncentral-t inversion (see :func:`hedges_g_stats`, without J).
     """
     xa, xb = _sample(a), _sample(b)
+    if xa.size < 2 or xb.size < 2:
+        return EffectSize("d_s", np.nan, np.nan, np.nan, confidence_level, xa.size + xb.size)
     est, lo, hi = hedges_g_stats(
         xa.mean(), xa.std(ddof=1), xa.size, xb.mean(), xb.std(ddof=1), xb.size, confidence_level=confidence_level
     )
@@ -418,6 +422,8 @@ def hedges_g(a: ArrayLike, b: ArrayLike, /, *, confidence_level: float = 0.95) -
     1.08
     """
     xa, xb = _sample(a), _sample(b)
+    if xa.size < 2 or xb.size < 2:
+        return EffectSize("hedges_g", np.nan, np.nan, np.nan, confidence_level, xa.size + xb.size)
     est, lo, hi = hedges_g_stats(
         xa.mean(), xa.std(ddof=1), xa.size, xb.mean(), xb.std(ddof=1), xb.size, confidence_level=confidence_level
     )
@@ -431,7 +437,9 @@ def glass_delta(a: ArrayLike, b: ArrayLike, /) -> float:
     (the standardizer's sampling error is not a noncentral t), so none is given.
     """
     xa, xb = _sample(a), _sample(b)
-    sd_b = xb.std(ddof=1) if xb.size >= 2 else np.nan
+    if xa.size == 0 or xb.size < 2:
+        return float("nan")
+    sd_b = xb.std(ddof=1)
     return float((xa.mean() - xb.mean()) / sd_b) if sd_b > 0 else float("nan")
 
 

@@ -6,7 +6,9 @@ statistics; ``n_incomplete`` counts the others. Groups with fewer than
 no statistics (``suppressed`` is true).
 
 Columns beyond the contract: ``followup_rate`` (complete / all episodes of
-the group), ``median_improvement``, ``q1_improvement``, ``q3_improvement``
+the group), ``exceeds_mdc_rate`` with its Wilson interval (share of complete
+episodes whose improvement reaches the MDC; empty where the measure has no
+MDC), ``median_improvement``, ``q1_improvement``, ``q3_improvement``
 (linear interpolation, as numpy's default), ``wilcoxon_p_value`` with
 ``wilcoxon_method`` (``exact`` for groups of at most 50 without ties or
 zeros, ``asymptotic`` otherwise: normal approximation with tie correction,
@@ -51,6 +53,9 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "responder_ci_low",
     "responder_ci_high",
     "p_value",
+    "exceeds_mdc_rate",
+    "exceeds_mdc_ci_low",
+    "exceeds_mdc_ci_high",
     "median_improvement",
     "q1_improvement",
     "q3_improvement",
@@ -189,7 +194,7 @@ def summarize(
     if any(c in ("measure", "side") for c in by_cols):
         raise ValueError("measure and side are always grouped; leave them out of `by`")
     keys = [*by_cols, "measure", "side"]
-    _check_changes(changes, [*keys, "status", "baseline", "final", "change", "improvement", "responder"])
+    _check_changes(changes, [*keys, "status", "baseline", "final", "change", "improvement", "responder", "exceeds_mdc"])
 
     keep: bool | int = True if bootstrap else EXACT_WILCOXON_MAX_N
     g = group_statistics(changes, keys, keep_values=keep).collect()
@@ -211,6 +216,11 @@ def summarize(
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(m > 0, k / m, np.nan)
     r_lo, r_hi = wilson_interval(k, m, confidence_level=confidence_level)
+    mdc_k = g["mdc_k"].to_numpy().astype(float)
+    mdc_m = g["mdc_m"].to_numpy().astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mdc_rate = np.where(mdc_m > 0, mdc_k / mdc_m, np.nan)
+    mdc_lo, mdc_hi = wilson_interval(mdc_k, mdc_m, confidence_level=confidence_level)
     w_p, w_method = _wilcoxon(g)
     suppressed = n < min_cell
     if bootstrap:
@@ -234,6 +244,9 @@ def summarize(
         "responder_ci_low": r_lo,
         "responder_ci_high": r_hi,
         "p_value": p_value,
+        "exceeds_mdc_rate": mdc_rate,
+        "exceeds_mdc_ci_low": mdc_lo,
+        "exceeds_mdc_ci_high": mdc_hi,
         "wilcoxon_p_value": w_p,
         "boot_ci_low": b_lo,
         "boot_ci_high": b_hi,

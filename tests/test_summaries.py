@@ -28,9 +28,10 @@ def _changes_frame(seed: int = 0) -> pl.DataFrame:
         final = np.clip(base - np.round(rng.normal(effect, 2.0, n)), 0, 10)
         for b, f in zip(base, final, strict=True):
             imp = b - f
-            rows.append((cond, tech, "nprs", None, "complete", b, f, f - b, imp, bool(imp >= 2 or imp / b >= 0.3)))
+            responder = bool(imp >= 2 or imp / b >= 0.3)
+            rows.append((cond, tech, "nprs", None, "complete", b, f, f - b, imp, responder, bool(imp >= 2)))
         for _ in range(3):  # incomplete episodes count in n_incomplete only
-            rows.append((cond, tech, "nprs", None, "no_followup", 7.0, None, None, None, None))
+            rows.append((cond, tech, "nprs", None, "no_followup", 7.0, None, None, None, None, None))
     return pl.DataFrame(
         rows,
         schema={
@@ -44,6 +45,7 @@ def _changes_frame(seed: int = 0) -> pl.DataFrame:
             "change": pl.Float64,
             "improvement": pl.Float64,
             "responder": pl.Boolean,
+            "exceeds_mdc": pl.Boolean,
         },
         orient="row",
     )
@@ -126,6 +128,11 @@ def test_statistics_match_scipy(table: pl.DataFrame, summary: pl.DataFrame) -> N
         assert row["responder_rate"] == pytest.approx(k / n, rel=1e-12)
         wl, wh = proportion_confint(k, n, alpha=0.05, method="wilson")
         assert (row["responder_ci_low"], row["responder_ci_high"]) == pytest.approx((wl, wh), abs=1e-12)
+        # share reaching the MDC (2 points): Wilson interval from statsmodels
+        k_mdc = int(g["exceeds_mdc"].sum())
+        assert row["exceeds_mdc_rate"] == pytest.approx(k_mdc / n, rel=1e-12)
+        wl, wh = proportion_confint(k_mdc, n, alpha=0.05, method="wilson")
+        assert (row["exceeds_mdc_ci_low"], row["exceeds_mdc_ci_high"]) == pytest.approx((wl, wh), abs=1e-12)
         # median and quartiles: numpy's default (linear) percentiles
         assert row["median_improvement"] == pytest.approx(np.median(imp))
         assert row["q1_improvement"] == pytest.approx(np.percentile(imp, 25))
@@ -150,13 +157,15 @@ def test_exact_wilcoxon_for_small_groups_without_ties() -> None:
             "change": imp,
             "improvement": imp,
             "responder": [None] * imp.size,
+            "exceeds_mdc": [None] * imp.size,
         },
-        schema_overrides={"side": pl.String, "responder": pl.Boolean},
+        schema_overrides={"side": pl.String, "responder": pl.Boolean, "exceeds_mdc": pl.Boolean},
     )
     row = summarize(frame, by="g", min_cell=1).row(0, named=True)
     assert row["wilcoxon_method"] == "exact"
     assert row["wilcoxon_p_value"] == pytest.approx(stats.wilcoxon(imp, method="exact").pvalue, rel=1e-12)
     assert row["responder_rate"] is None  # no responder definition -> empty, not 0
+    assert row["exceeds_mdc_rate"] is None
 
 
 def test_small_cells_are_suppressed(summary: pl.DataFrame) -> None:
