@@ -342,11 +342,13 @@ def _units_8_minute_rule(minutes: np.ndarray) -> np.ndarray:
     service first gets its whole 15-minute units, and the units left over go to
     the services with the most remaining minutes.
     """
-    total = minutes.sum(axis=1)
-    total_units = np.where(total >= 8, (total + 7) // 15, 0)
-    full = minutes // 15
+    from outcomes.billing import billing_rules, expected_timed_units
+
+    unit = int(billing_rules()["eight_minute_rule"]["unit_minutes"])
+    total_units = expected_timed_units(minutes.sum(axis=1))
+    full = minutes // unit
     left = total_units - full.sum(axis=1)
-    remainder = np.where(minutes > 0, minutes % 15, -1)
+    remainder = np.where(minutes > 0, minutes % unit, -1)
     order = np.argsort(-remainder, axis=1, kind="stable")
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(minutes.shape[1])[None, :].repeat(len(minutes), 0), axis=1)
