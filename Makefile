@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: report test lint typecheck unit lock clean demo-data
+.PHONY: report test lint typecheck unit lock clean demo-data notebooks
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,13 +13,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# The HTML report (`outcomes report`) is not built yet: until it lands this
-# target runs what exists (demo data, validation) and says what is missing.
 report: $(STAMP)
-	@mkdir -p reports
-	$(BIN)/outcomes validate $$($(BIN)/python -c "from outcomes.synth import demo_dataset_path; print(demo_dataset_path())") \
-		--rejected-out reports/demo-rejected.csv
-	@echo "MISSING: the HTML report (outcomes report) is not implemented yet; validated the bundled demo dataset only."
+	$(BIN)/outcomes report --out reports/demo-report.html
+
+# Re-execute the notebooks in place (their stored outputs are what nbval compares).
+notebooks: $(STAMP)
+	cd notebooks && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		01_clinic_overview.ipynb 02_effect_sizes.ipynb 03_range_of_motion.ipynb 04_data_quality.ipynb
 
 # Regenerate the bundled demo dataset (2,000 episodes, seed 2026).
 demo-data: $(STAMP)

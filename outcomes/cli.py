@@ -184,6 +184,17 @@ def _check_suffix(path: Path) -> None:
         raise UsageError(f"{path}: the output file must end in .csv or .parquet")
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from outcomes.report import ReportError, build_report
+
+    try:
+        build_report(args.dataset, args.out, min_cell=args.min_cell, progress=lambda line: print(line, flush=True))
+    except ReportError as exc:
+        print(f"outcomes report: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from outcomes.synth import write_demo
 
@@ -268,6 +279,23 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--within", default="", metavar="COL[,COL...]", help="stratum columns (default: none)")
     stats_options(cp)
     cp.set_defaults(func=_cmd_compare)
+
+    rp = sub.add_parser(
+        "report",
+        help="run the analysis notebooks and write one self-contained HTML report",
+        description="Run the analysis notebooks on a dataset (the bundled demo data when DIR is left out) "
+        "and write one self-contained HTML report without code. Exit status 1 if a notebook fails.",
+    )
+    rp.add_argument("dataset", type=Path, nargs="?", default=None, metavar="DIR", help="dataset folder")
+    rp.add_argument("--out", required=True, type=Path, metavar="FILE.html", help="the HTML file to write")
+    rp.add_argument(
+        "--min-cell",
+        type=int,
+        default=11,
+        metavar="N",
+        help="suppress groups with fewer complete episodes (default 11; 1 turns suppression off)",
+    )
+    rp.set_defaults(func=_cmd_report)
     return parser
 
 

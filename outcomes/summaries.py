@@ -20,6 +20,7 @@ zeros dropped, no continuity correction), and ``boot_ci_low`` /
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -27,8 +28,9 @@ from scipy import stats
 
 from outcomes._aggregate import EXACT_WILCOXON_MAX_N, group_statistics
 from outcomes.effect_sizes import g_av_stats, mean_interval_stats, srm_stats, wilson_interval
+from outcomes.io import Dataset
 
-__all__ = ["SUMMARY_COLUMNS", "summarize"]
+__all__ = ["SUMMARY_COLUMNS", "overview", "primary_measure", "summarize"]
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "n",
@@ -67,7 +69,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 )
 """Columns after the group columns, ``measure`` and ``side``."""
 
-_STAT_COLUMNS = [c for c in SUMMARY_COLUMNS if c not in ("n", "n_incomplete", "followup_rate", "suppressed")]
+_STAT_COLUMNS = [c for c in SUMMARY_COLUMNS if c not in ("n", "n_incomplete", "suppressed")]
 
 
 def _check_changes(changes: pl.DataFrame | pl.LazyFrame, needed: Sequence[str]) -> None:
@@ -261,3 +263,48 @@ def summarize(
         [pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(c)).alias(c) for c in _STAT_COLUMNS]
     )
     return out.select(*keys, *SUMMARY_COLUMNS).sort(keys, nulls_last=False)
+
+
+def primary_measure(changes: pl.DataFrame, catalog: pl.DataFrame, /, *, kind: str = "pain") -> str | None:
+    """The measure of ``kind`` with the most complete episodes (ties: by code); else any measure; None if none.
+
+    Reports lead with it: the pain scale a clinic actually records (NPRS, VAS
+    or a scale of its own).
+    """
+    complete = changes.filter(pl.col("status") == "complete").group_by("measure").len()
+    ranked = complete.join(catalog.select(pl.col("code").alias("measure"), "kind"), on="measure", how="left").sort(
+        [pl.col("kind") == kind, "len", "measure"], descending=[True, True, False]
+    )
+    return None if ranked.height == 0 else str(ranked["measure"][0])
+
+
+def overview(dataset: Dataset, changes: pl.DataFrame, /, *, measure: str | None) -> dict[str, Any]:
+    """Key figures of a dataset for the clinic overview.
+
+    Returns a dict: ``episodes``, ``patients``, ``clinics``, ``therapists``,
+    ``first_start`` and ``last_start`` (dates), ``visits_median``,
+    ``visits_q1``, ``visits_q3`` (visits per episode), and for ``measure``
+    the one-row summary over all episodes (``summary``, from
+    :func:`summarize` with ``by=()`` and no suppression).
+    """
+    eps = dataset.episodes
+    visits = changes.select("episode_id", "n_visits").unique()
+    all_eps = (
+        eps.select("episode_id").join(visits, on="episode_id", how="left").with_columns(pl.col("n_visits").fill_null(0))
+    )
+    v = all_eps["n_visits"]
+    out: dict[str, Any] = {
+        "episodes": eps.height,
+        "patients": eps["patient_id"].n_unique(),
+        "clinics": eps["clinic_id"].drop_nulls().n_unique() if "clinic_id" in eps.columns else 0,
+        "therapists": eps["therapist_id"].drop_nulls().n_unique() if "therapist_id" in eps.columns else 0,
+        "first_start": eps["start_date"].min(),
+        "last_start": eps["start_date"].max(),
+        "visits_median": v.median() if v.len() else None,
+        "visits_q1": v.quantile(0.25, interpolation="linear") if v.len() else None,
+        "visits_q3": v.quantile(0.75, interpolation="linear") if v.len() else None,
+        "summary": None,
+    }
+    if measure is not None:
+        out["summary"] = summarize(changes.filter(pl.col("measure") == measure), by=(), min_cell=1)
+    return out

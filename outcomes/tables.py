@@ -1,0 +1,270 @@
+"""Tables for people (stage 5): result tables formatted as HTML for notebooks and the report.
+
+Numbers are rounded here and only here, for reading. Rows whose group has
+too few complete episodes show ``< min_cell`` instead of the count and a dash
+instead of every statistic, so small cells cannot be read or derived.
+Identifiers of patients or episodes never appear in these tables.
+
+Each function returns an :class:`HtmlTable`, which notebooks display as HTML
+and which prints as plain text elsewhere.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+__all__ = [
+    "HtmlTable",
+    "comparison_table",
+    "html_table",
+    "key_figures_table",
+    "measures_table",
+    "summary_table",
+]
+
+DASH = "–"
+
+
+@dataclass(frozen=True)
+class HtmlTable:
+    """A formatted table: ``header`` and ``rows`` of text, an optional caption and notes."""
+
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    caption: str = ""
+    notes: tuple[str, ...] = ()
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in self.rows)
+        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        notes = "".join(f'<p class="outcomes-note">{html.escape(n)}</p>' for n in self.notes)
+        return (
+            f'<table class="outcomes-table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}'
+        )
+
+    def __str__(self) -> str:
+        widths = [
+            max(len(h), *(len(r[i]) for r in self.rows)) if self.rows else len(h) for i, h in enumerate(self.header)
+        ]
+        line = "  ".join(h.ljust(w) for h, w in zip(self.header, widths, strict=True))
+        out = [self.caption] if self.caption else []
+        out += [line, "-" * len(line)]
+        out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in self.rows]
+        return "\n".join(out + list(self.notes))
+
+    def __repr__(self) -> str:
+        return f"<HtmlTable: {len(self.rows)} rows x {len(self.header)} columns>"
+
+
+def _num(x: Any, digits: int = 1) -> str:
+    if x is None:
+        return DASH
+    text = f"{x:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.0"
+
+
+def _pct(x: Any, digits: int = 0) -> str:
+    return DASH if x is None else f"{100 * x:.{digits}f}%"
+
+
+def _ci(est: Any, lo: Any, hi: Any, fmt: Callable[[Any], str]) -> str:
+    if est is None:
+        return DASH
+    if lo is None or hi is None:
+        return fmt(est)
+    return f"{fmt(est)} ({fmt(lo)} to {fmt(hi)})"
+
+
+def _label(value: Any) -> str:
+    return DASH if value is None else str(value).replace("_", " ")
+
+
+def html_table(
+    frame: pl.DataFrame,
+    /,
+    columns: dict[str, tuple[str, Callable[[Any], str]]],
+    *,
+    caption: str = "",
+    notes: Sequence[str] = (),
+) -> HtmlTable:
+    """Format ``frame``: ``columns`` maps a column to (header, formatter of one value)."""
+    rows = tuple(tuple(fmt(row[col]) for col, (_, fmt) in columns.items()) for row in frame.iter_rows(named=True))
+    return HtmlTable(tuple(h for h, _ in columns.values()), rows, caption, tuple(notes))
+
+
+def summary_table(
+    summary: pl.DataFrame,
+    /,
+    *,
+    measure: str,
+    catalog: pl.DataFrame,
+    min_cell: int,
+    side: str | None = None,
+    detail: bool = False,
+    caption: str | None = None,
+) -> HtmlTable:
+    """One measure of a grouped summary, as directors (``detail=False``) or researchers read it.
+
+    ``detail=True`` adds SD, SRM, g_av and p-values.
+    """
+    info = catalog.filter(pl.col("code") == measure).row(0, named=True)
+    unit = info["unit"]
+    rows = summary.filter(pl.col("measure") == measure)
+    if side is not None:
+        rows = rows.filter(pl.col("side") == side)
+    group_cols = summary.columns[: summary.columns.index("measure")]
+    with_side = rows["side"].drop_nulls().n_unique() > 0
+    header: list[str] = [c.replace("_id", "").replace("_", " ").capitalize() for c in group_cols]
+    if with_side:
+        header.append("Side")
+    header += ["Episodes", "Follow-up", f"Baseline → final ({unit})", f"Mean improvement ({unit}, 95% CI)"]
+    has_mcid = info["mcid"] is not None or info["mcid_pct"] is not None
+    if has_mcid:
+        header.append("Reached MCID (95% CI)")
+    if info["mdc"] is not None:
+        header.append("Beyond MDC")
+    if detail:
+        header += ["SD", "SRM (95% CI)", "g_av (95% CI)", "p (paired t)", "Median (IQR)"]
+    out_rows = []
+    for r in rows.iter_rows(named=True):
+        cells = [_label(r[c]) for c in group_cols]
+        if with_side:
+            cells.append(_label(r["side"]))
+        if r["suppressed"]:
+            cells += [f"< {min_cell}", DASH, DASH, DASH]
+            cells += [DASH] * (int(has_mcid) + int(info["mdc"] is not None))
+            cells += [DASH] * (5 if detail else 0)
+        else:
+            cells += [
+                str(r["n"]),
+                _pct(r["followup_rate"]),
+                f"{_num(r['baseline_mean'])} → {_num(r['final_mean'])}",
+                _ci(r["mean_improvement"], r["ci_low"], r["ci_high"], _num),
+            ]
+            if has_mcid:
+                cells.append(_ci(r["responder_rate"], r["responder_ci_low"], r["responder_ci_high"], _pct))
+            if info["mdc"] is not None:
+                cells.append(_pct(r["exceeds_mdc_rate"]))
+            if detail:
+                cells += [
+                    _num(r["sd_improvement"], 2),
+                    _ci(r["srm"], r["srm_ci_low"], r["srm_ci_high"], lambda x: _num(x, 2)),
+                    _ci(r["g_av"], r["g_av_ci_low"], r["g_av_ci_high"], lambda x: _num(x, 2)),
+                    _p(r["p_value"]),
+                    f"{_num(r['median_improvement'])} ({_num(r['q1_improvement'])} to {_num(r['q3_improvement'])})",
+                ]
+        out_rows.append(tuple(cells))
+    notes = [
+        f"Improvement is signed so that positive is better ({info['better']} {info['label']} is better).",
+        f"Groups with fewer than {min_cell} complete episodes are not shown (< {min_cell}).",
+    ]
+    if has_mcid:
+        thresholds = []
+        if info["mcid"] is not None:
+            thresholds.append(f"{info['mcid']:g} {unit}")
+        if info["mcid_pct"] is not None:
+            thresholds.append(f"{info['mcid_pct']:g}% of baseline")
+        notes.append(f"MCID: {' or '.join(thresholds)}. Source: {info['source']}.")
+    return HtmlTable(tuple(header), tuple(out_rows), caption or info["label"], tuple(notes))
+
+
+def _p(p: Any) -> str:
+    if p is None:
+        return DASH
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def comparison_table(comparisons: pl.DataFrame, /, *, measure: str, catalog: pl.DataFrame, min_cell: int) -> HtmlTable:
+    """Pairwise comparisons of one measure (researchers' view)."""
+    info = catalog.filter(pl.col("code") == measure).row(0, named=True)
+    unit = info["unit"]
+    rows = comparisons.filter(pl.col("measure") == measure)
+    strata = comparisons.columns[: comparisons.columns.index("measure")]
+    header = [c.replace("_id", "").replace("_", " ").capitalize() for c in strata] + [
+        "A",
+        "B",
+        "n A / n B",
+        f"Difference A − B ({unit}, 95% CI)",
+        "Adjusted for baseline (95% CI)",
+        "Hedges' g (95% CI)",
+        "Cliff's delta",
+        "p (Welch)",
+        "p (Holm)",
+    ]
+    out_rows = []
+    for r in rows.iter_rows(named=True):
+        cells = [_label(r[c]) for c in strata] + [_label(r["group_a"]), _label(r["group_b"])]
+        if r["suppressed"]:
+            cells += [f"< {min_cell} in a group"] + [DASH] * 6
+        else:
+            cells += [
+                f"{r['n_a']} / {r['n_b']}",
+                _ci(r["diff"], r["diff_ci_low"], r["diff_ci_high"], lambda x: _num(x, 2)),
+                _ci(r["adjusted_diff"], r["adjusted_ci_low"], r["adjusted_ci_high"], lambda x: _num(x, 2)),
+                _ci(r["hedges_g"], r["g_ci_low"], r["g_ci_high"], lambda x: _num(x, 2)),
+                _num(r["cliffs_delta"], 2),
+                _p(r["p_value"]),
+                _p(r["p_adjusted"]),
+            ]
+        out_rows.append(tuple(cells))
+    notes = [
+        "Positive differences favour A. Holm adjusts the p-values within each stratum and measure.",
+        "The baseline-adjusted difference is an ANCOVA (improvement on group and baseline).",
+    ]
+    return HtmlTable(tuple(header), tuple(out_rows), f"{info['label']}: comparisons", tuple(notes))
+
+
+def measures_table(
+    summary: pl.DataFrame,
+    /,
+    *,
+    measures: Sequence[str],
+    catalog: pl.DataFrame,
+    min_cell: int,
+    caption: str = "",
+) -> HtmlTable:
+    """Several measures (for example every joint and motion) in one table: a row per group x measure x side."""
+    info = {r["code"]: r for r in catalog.filter(pl.col("code").is_in(list(measures))).iter_rows(named=True)}
+    rows = summary.filter(pl.col("measure").is_in(list(measures))).sort("measure", "side", nulls_last=False)
+    group_cols = summary.columns[: summary.columns.index("measure")]
+    header = [c.replace("_id", "").replace("_", " ").capitalize() for c in group_cols]
+    header += ["Measure", "Side", "Normal", "MDC", "Episodes", "Baseline → final", "Mean improvement (95% CI)",
+               "Beyond MDC"]  # fmt: skip
+    out_rows = []
+    for r in rows.sort([*group_cols, "measure", "side"], nulls_last=False).iter_rows(named=True):
+        m = info[r["measure"]]
+        unit = m["unit"]
+        cells = [_label(r[c]) for c in group_cols]
+        cells += [
+            f"{m['label']} ({unit})",
+            _label(r["side"]),
+            _num(m["normal"], 0) if m["normal"] is not None else DASH,
+            f"{m['mdc']:g}" if m["mdc"] is not None else DASH,
+        ]
+        if r["suppressed"]:
+            cells += [f"< {min_cell}", DASH, DASH, DASH]
+        else:
+            cells += [
+                str(r["n"]),
+                f"{_num(r['baseline_mean'])} → {_num(r['final_mean'])}",
+                _ci(r["mean_improvement"], r["ci_low"], r["ci_high"], _num),
+                _pct(r["exceeds_mdc_rate"]),
+            ]
+        out_rows.append(tuple(cells))
+    notes = (
+        "Improvement is signed so that positive is better (for a deficit, a smaller value is better).",
+        f"Beyond MDC: share of complete episodes whose improvement reaches the MDC. Fewer than {min_cell} "
+        f"complete episodes: not shown (< {min_cell}).",
+    )
+    return HtmlTable(tuple(header), tuple(out_rows), caption, notes)
+
+
+def key_figures_table(figures: dict[str, str], /, *, caption: str = "") -> HtmlTable:
+    """A two-column table of already formatted figures."""
+    return HtmlTable(("", ""), tuple((k, v) for k, v in figures.items()), caption)

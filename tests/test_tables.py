@@ -1,0 +1,73 @@
+"""Tables for people: rounding only here, suppressed cells unreadable, text escaped."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+import pytest
+
+from outcomes import episode_changes, read_dataset, summarize
+from outcomes.schema import builtin_catalog
+from outcomes.synth import demo_dataset_path
+from outcomes.tables import HtmlTable, html_table, key_figures_table, measures_table, summary_table
+
+
+@pytest.fixture(scope="module")
+def summary() -> pl.DataFrame:
+    return summarize(episode_changes(read_dataset(demo_dataset_path())))
+
+
+def test_summary_table_rounds_and_suppresses(summary: pl.DataFrame) -> None:
+    t = summary_table(summary, measure="nprs", catalog=builtin_catalog(), min_cell=11)
+    assert t.header[:2] == ("Condition", "Technique")
+    rows = {(r[0], r[1]): r for r in t.rows}
+    lbp = summary.filter(condition="low_back_pain", technique="joint_mobilization", measure="nprs").row(0, named=True)
+    row = rows[("low back pain", "joint mobilization")]
+    assert row[2] == str(lbp["n"])
+    assert row[5] == f"{lbp['mean_improvement']:.1f} ({lbp['ci_low']:.1f} to {lbp['ci_high']:.1f})"
+    small = summary.filter(measure="nprs", suppressed=True).row(0, named=True)
+    hidden = rows[(small["condition"].replace("_", " "), small["technique"].replace("_", " "))]
+    assert hidden[2] == "< 11"
+    assert set(hidden[3:]) == {"–"}  # no statistic of a small cell is printed
+    assert any("MCID: 2 points or 30% of baseline" in n for n in t.notes)
+
+
+def test_detail_and_no_negative_zero(summary: pl.DataFrame) -> None:
+    t = summary_table(summary, measure="nprs", catalog=builtin_catalog(), min_cell=11, detail=True)
+    assert "SRM (95% CI)" in t.header
+    # a value that rounds to zero prints as 0.0, never -0.0 (-0.05 is a real value)
+    assert not any(re.search(r"-0\.0+(?![0-9])", cell) for row in t.rows for cell in row)
+
+
+def test_measures_table_rows_per_measure_and_side() -> None:
+    overall = summarize(episode_changes(read_dataset(demo_dataset_path())), by=())
+    t = measures_table(
+        overall, measures=["rom_shoulder_flexion", "rom_cervical_flexion"], catalog=builtin_catalog(), min_cell=11
+    )
+    assert [r[:2] for r in t.rows] == [
+        ("Cervical flexion (degrees)", "–"),
+        ("Shoulder flexion (degrees)", "left"),
+        ("Shoulder flexion (degrees)", "right"),
+    ]
+    assert t.rows[1][2:4] == ("180", "8")  # normal (AAOS) and MDC (Kolber 2011) from the catalog
+
+
+def test_html_is_escaped_and_text_form_readable() -> None:
+    t = html_table(pl.DataFrame({"a": ["<b>x</b>"], "n": [3]}), {"a": ("Name", str), "n": ("N", str)}, caption="C & D")
+    html = t._repr_html_()
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
+    assert "<caption>C &amp; D</caption>" in html
+    assert "Name" in str(t)
+    assert repr(t) == "<HtmlTable: 1 rows x 2 columns>"
+    k = key_figures_table({"Episodes": "2,000"})
+    assert isinstance(k, HtmlTable)
+    assert k.rows == (("Episodes", "2,000"),)
+
+
+def test_rounding_to_zero_drops_the_sign() -> None:
+    from outcomes.tables import _num
+
+    assert _num(-0.04) == "0.0"
+    assert _num(-0.05, 2) == "-0.05"
+    assert _num(None) == "–"
