@@ -11,16 +11,18 @@ reports. Effect sizes on plain arrays are in :mod:`outcomes.effect_sizes`.
 
 from outcomes.compare import compare
 from outcomes.episodes import episode_changes
-from outcomes.io import Dataset, DatasetError, read_dataset
+from outcomes.io import Dataset, DatasetError, LazyDataset, read_dataset, scan_dataset
 from outcomes.summaries import summarize
 from outcomes.trajectories import trajectories
 
 __all__ = [
     "Dataset",
     "DatasetError",
+    "LazyDataset",
     "compare",
     "episode_changes",
     "read_dataset",
+    "scan_dataset",
     "summarize",
     "trajectories",
 ]

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from outcomes._read import ROW
-from outcomes.io import Dataset
+from outcomes.io import Dataset, LazyDataset
 
 __all__ = ["CHANGE_COLUMNS", "STATUSES", "episode_changes", "primary_technique"]
 
@@ -101,7 +101,7 @@ def _at_least(value: pl.Expr, threshold: pl.Expr) -> pl.Expr:
 
 
 def episode_changes(
-    dataset: Dataset,
+    dataset: Dataset | LazyDataset,
     /,
     *,
     baseline_window_days: int = 14,
@@ -114,8 +114,10 @@ def episode_changes(
 
     Parameters
     ----------
-    dataset : Dataset
-        A validated dataset from :func:`outcomes.read_dataset`.
+    dataset : Dataset or LazyDataset
+        A validated dataset from :func:`outcomes.read_dataset`, or a
+        pre-validated one scanned lazily by :func:`outcomes.scan_dataset`
+        (then pass ``lazy=True`` and collect with the engine of your choice).
     baseline_window_days : int, default 14
         The baseline is the first value from ``start_date`` to
         ``start_date + baseline_window_days`` (inclusive).
@@ -227,7 +229,7 @@ def episode_changes(
         .join(visits, on="episode_id", how="left")
         .with_columns(pl.col("n_visits").fill_null(0).cast(pl.Int64))
     )
-    episode_cols = [c for c in dataset.episodes.columns if c != ROW]
+    episode_cols = [c for c in dataset.episodes.lazy().collect_schema().names() if c != ROW]
     result = (
         out.join(episodes, on="episode_id", how="inner")
         .join(techniques, on="episode_id", how="left")
