@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: report test lint typecheck unit lock clean demo-data notebooks
+.PHONY: report test lint typecheck unit lock clean demo-data notebooks bench
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# Speed and memory figures (not part of the tests): 100,000 and 1,000,000 episodes.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
 
 # Regenerate requirements.lock from pyproject.toml (needs network access to PyPI).
 lock: $(STAMP)

@@ -74,10 +74,26 @@ def _clean(spec: ColumnSpec) -> pl.Expr:
     return e.alias(spec.name)
 
 
-def _typed(spec: ColumnSpec) -> pl.Expr:
+def _native(spec: ColumnSpec, dtype: pl.DataType) -> bool:
+    """Whether a typed (Parquet) column already holds the schema's type, so no text parsing is needed."""
+    if spec.type == "date":
+        return dtype == pl.Date
+    if spec.type in ("integer", "float"):
+        return dtype.is_numeric()
+    return False
+
+
+def _typed(spec: ColumnSpec, native: bool = False) -> pl.Expr:
     raw = pl.col(spec.name)
     e: pl.Expr
-    if spec.type == "date":
+    if native:  # already a date or a number: only the checks text parsing would have made
+        if spec.type == "date":
+            e = raw
+        else:
+            f = raw.cast(pl.Float64)
+            ok = f.is_finite() & (f == f.floor()) & (f.abs() < 2**53) if spec.type == "integer" else f.is_finite()
+            e = pl.when(ok).then(raw).cast(spec.dtype)
+    elif spec.type == "date":
         e = pl.when(raw.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(raw.str.to_date("%Y-%m-%d", strict=False))
     elif spec.type == "float":
         f = raw.cast(pl.Float64, strict=False)
@@ -321,9 +337,10 @@ def check_table(
     Parameters
     ----------
     raw : polars.DataFrame
-        ``row`` plus String columns, as returned by ``read_text_table``. It
-        must hold every required column of ``schema``; optional columns may be
-        missing and columns the schema does not know are kept as text.
+        ``row`` plus the file's columns, as returned by ``read_text_table``:
+        text, or (from Parquet) typed. It must hold every required column of
+        ``schema``; optional columns may be missing and columns the schema
+        does not know are kept as text.
     schema : TableSchema
         The table's schema.
     context : Context, optional
@@ -345,12 +362,19 @@ def check_table(
         if spec.vocabulary is not None
     }
 
+    # Parquet columns that already hold the schema's type skip the text round trip; every other
+    # column is validated from its text, so that a reason can quote the value as written.
+    native = {spec.name: spec.name in raw.columns and _native(spec, raw.schema[spec.name]) for spec in schema.columns}
+    to_text = [
+        c for c in [*schema.names, *extra] if c in raw.columns and not native.get(c) and raw.schema[c] != pl.String
+    ]
     lf = raw.lazy().with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
+    lf = lf.with_columns(pl.col(c).cast(pl.String) for c in to_text)
     lf = lf.with_columns(
-        [_clean(spec) for spec in schema.columns]
+        [_clean(spec) for spec in schema.columns if not native[spec.name]]
         + [pl.col(c).str.strip_chars().replace("", None).alias(c) for c in extra]
     )
-    lf = lf.with_columns([_typed(spec) for spec in schema.columns])
+    lf = lf.with_columns([_typed(spec, native[spec.name]) for spec in schema.columns])
     lf = lf.with_columns(pl.all_horizontal(pl.col(c).is_null() for c in [*schema.names, *extra]).alias("__empty"))
 
     rules: list[tuple[str, str, pl.Expr, pl.Expr]] = []
@@ -394,34 +418,54 @@ def check_table(
         for spec in schema.columns:
             rules += [(spec.name, *rule) for rule in _catalog_rules(spec, code.name)]
 
-    lf = lf.cache()
-    not_empty = ~pl.col("__empty")
+    # One pass builds the typed and joined table; one more evaluates every rule's flag in parallel.
+    # Reasons are formatted only for the (few) rows a rule flags.
+    df = lf.collect()
+    empty = df.get_column("__empty")
+    flags = df.select(
+        [(cond.fill_null(False) & ~pl.col("__empty")).alias(f"__flag{i}") for i, (_, _, cond, _) in enumerate(rules)]
+    )
     parts = [
-        lf.filter(pl.col("__empty")).select(
+        df.filter(empty).select(
             ROW,
             pl.lit("").alias("column"),
             pl.lit("empty row").alias("rule"),
             pl.lit("the row is empty").alias("reason"),
         )
     ]
-    parts += [
-        lf.filter(cond.fill_null(False) & not_empty).select(
-            ROW, pl.lit(col).alias("column"), pl.lit(rule).alias("rule"), reason.alias("reason")
-        )
-        for col, rule, cond, reason in rules
-    ]
-    parts += [_unique_rule(lf, spec) for spec in schema.columns if spec.unique]
-    issues = pl.concat(parts).collect()
+    for i, (col, rule, _, reason) in enumerate(rules):
+        flag = flags.get_column(f"__flag{i}")
+        if flag.any():
+            parts.append(
+                df.filter(flag).select(
+                    ROW, pl.lit(col).alias("column"), pl.lit(rule).alias("rule"), reason.alias("reason")
+                )
+            )
+    parts += [_unique_rule(df.lazy(), spec).collect() for spec in schema.columns if spec.unique]
+    issues = pl.concat(parts)
 
     keep = [ROW] + [pl.col(_t(s.name)).alias(s.name) for s in schema.columns] + extra
-    accepted = lf.join(issues.lazy().select(ROW).unique(), on=ROW, how="anti", maintain_order="left")
+    bad_rows = (
+        flags.select(pl.any_horizontal(pl.all())).to_series()
+        if flags.width
+        else pl.repeat(False, df.height, eager=True)
+    )
+    flagged = empty | bad_rows
+    if issues.height > flagged.sum():  # rules outside the flags (duplicated ids) reject rows too
+        flagged = flagged | df.get_column(ROW).is_in(issues.get_column(ROW).unique())
+    accepted_frame = df.filter(~flagged)
 
     if schema.duplicate_key is not None:
         key = [_t(k) for k in schema.duplicate_key]
-        accepted = accepted.with_columns(pl.col(ROW).min().over(key).alias("__first"))
-        dup_issues = (
-            accepted.filter(pl.col(ROW) != pl.col("__first"))
-            .select(
+        copy = ~accepted_frame.select(pl.struct(key).is_first_distinct()).to_series()  # rows are in file order
+        if copy.any():
+            copies = accepted_frame.filter(copy)
+            firsts = (
+                accepted_frame.join(copies.select(key).unique(), on=key, how="semi", nulls_equal=True)
+                .group_by(key)
+                .agg(pl.col(ROW).min().alias("__first"))
+            )
+            dup_issues = copies.join(firsts, on=key, how="left", nulls_equal=True).select(
                 ROW,
                 pl.lit("").alias("column"),
                 pl.lit("duplicate row").alias("rule"),
@@ -431,12 +475,11 @@ def check_table(
                     pl.lit(f" (same {', '.join(schema.duplicate_key)})"),
                 ).alias("reason"),
             )
-            .collect()
-        )
-        issues = pl.concat([issues, dup_issues])
-        accepted = accepted.filter(pl.col(ROW) == pl.col("__first"))
+            issues = pl.concat([issues, dup_issues])
+            accepted_frame = accepted_frame.filter(~copy)
+    accepted = accepted_frame.lazy()
 
-    accepted_df = accepted.select(keep).sort(ROW).collect()
+    accepted_df = accepted.select(keep).collect()  # file order is kept throughout
     issues = issues.sort(ROW, "column", "reason")
     warnings = _vocabulary_warnings(accepted_df, schema, vocab_codes)
     return Checked(accepted=accepted_df, issues=issues, warnings=warnings)

@@ -72,17 +72,23 @@ def _read_csv_python(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     return frame, rejected
 
 
-def _to_text(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
-    """Every column of a Parquet file as text; nested values (lists, structs) as their Python repr."""
+def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
+    """Parquet columns as read, except datetimes (to dates) and nested or binary values (to text).
+
+    Dates and numbers stay typed so validation need not parse them from text.
+    """
     out = []
     for name, dtype in frame.schema.items():
         col = frame[name]
         if dtype == pl.Datetime:
-            col = col.dt.date()
-        try:
-            out.append(col.cast(pl.String))
-        except pl.exceptions.PolarsError:
-            out.append(pl.Series(name, [None if v is None else str(v) for v in col.to_list()], dtype=pl.String))
+            out.append(col.dt.date())
+        elif dtype.is_numeric() or dtype in (pl.Date, pl.String, pl.Boolean):
+            out.append(col)
+        else:
+            try:
+                out.append(col.cast(pl.String))
+            except pl.exceptions.PolarsError:
+                out.append(pl.Series(name, [None if v is None else str(v) for v in col.to_list()], dtype=pl.String))
     return pl.DataFrame(out)
 
 
@@ -103,13 +109,14 @@ def _last_line_too_long(raw: bytes) -> bool:
 
 
 def read_text_table(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Read a CSV or Parquet file as text columns plus ``row``.
+    """Read a CSV file as text columns, or a Parquet file with its types, plus ``row``.
 
     Returns
     -------
     frame : polars.DataFrame
-        ``row`` (Int64) and one String column per file column, names stripped
-        and lower-cased.
+        ``row`` (Int64) and one column per file column, names stripped and
+        lower-cased: String for CSV; for Parquet, dates and numbers keep their
+        type and everything else is text.
     malformed : polars.DataFrame
         Rows that could not be split into fields (``row``, ``reason``); empty
         for well-formed files.
@@ -128,7 +135,7 @@ def read_text_table(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
             frame = pl.read_parquet(path)
         except Exception as exc:
             raise DatasetError(f"{path}: not a readable Parquet file ({exc})") from None
-        frame = _to_text(frame, path)
+        frame = _flatten(frame)
         frame.columns = _clean_names(frame.columns, path)
         return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64)), empty_bad
     if suffix != ".csv":

@@ -52,6 +52,7 @@ CHANGE_COLUMNS: tuple[str, ...] = (
 """The per-episode columns that follow the episode attributes, in order."""
 
 _TOL = 1e-9
+_ROW_SPAN = 1 << 32  # rows per day in the (day, row) ordering key: row numbers stay below 2**32
 _SERIES = ["episode_id", "measure", "side"]
 
 
@@ -86,12 +87,9 @@ def primary_technique(treatments: pl.DataFrame | pl.LazyFrame, /) -> pl.LazyFram
             pl.col("minutes").fill_null(0).sum().alias("__minutes"),
             pl.col("visit_date").min().alias("__first_use"),
         )
-        .group_by("episode_id")
-        .agg(
-            pl.col("technique")
-            .sort_by(["__minutes", "__first_use", "technique"], descending=[True, False, False])
-            .first()
-        )
+        .sort(["episode_id", "__minutes", "__first_use", "technique"], descending=[False, True, False, False])
+        .unique(subset="episode_id", keep="first", maintain_order=True)
+        .select("episode_id", "technique")
     )
 
 
@@ -157,33 +155,47 @@ def episode_changes(
     episodes = dataset.episodes.lazy().drop(ROW)
     dates = episodes.select("episode_id", "start_date", "end_date")
     catalog = dataset.catalog.lazy().select(pl.col("code").alias("measure"), "better", "mcid", "mcid_pct", "mdc")
+    # Each measurement gets one sortable key, (day, row): the baseline is the smallest key inside the
+    # baseline window, the final value the largest key on or before end_date. That largest one is the
+    # last value after the baseline whenever any is (it has the latest date), so it only has to be
+    # checked against the baseline date: two plain min / max aggregations and no sort.
+    day_key = pl.col("measured_on").cast(pl.Int64) * _ROW_SPAN + pl.col(ROW)
+    in_window = (pl.col("measured_on") >= pl.col("start_date")) & (
+        pl.col("measured_on") <= pl.col("start_date") + pl.duration(days=baseline_window_days)
+    )
+    end_ok = pl.col("end_date").is_null() | (pl.col("measured_on") <= pl.col("end_date"))
     m = (
         dataset.measurements.lazy()
         .select(ROW, *_SERIES, "measured_on", "value")
         .join(dates, on="episode_id", how="inner")
+        .with_columns(day_key.alias("__key"))
     )
-    order = ["measured_on", ROW]
-
-    series = m.select(_SERIES).unique()
-    base = (
-        m.filter(
-            (pl.col("measured_on") >= pl.col("start_date"))
-            & (pl.col("measured_on") <= pl.col("start_date") + pl.duration(days=baseline_window_days))
-        )
-        .group_by(_SERIES)
+    values = m.select("__key", "value", "measured_on")
+    per_series = (
+        m.group_by(_SERIES)
         .agg(
-            pl.col("value").sort_by(order).first().alias("baseline"),
-            pl.col("measured_on").sort_by(order).first().alias("baseline_date"),
+            pl.when(in_window).then(pl.col("__key")).min().alias("__base_key"),
+            (pl.when(end_ok).then(pl.col("__key")) if respect_end_date else pl.col("__key")).max().alias("__last_key"),
         )
-    )
-    after = m.join(base, on=_SERIES, how="inner", nulls_equal=True).filter(
-        pl.col("measured_on") >= pl.col("baseline_date") + pl.duration(days=min_followup_days)
-    )
-    if respect_end_date:
-        after = after.filter(pl.col("end_date").is_null() | (pl.col("measured_on") <= pl.col("end_date")))
-    final = after.group_by(_SERIES).agg(
-        pl.col("value").sort_by(order).last().alias("final"),
-        pl.col("measured_on").sort_by(order).last().alias("final_date"),
+        .join(
+            values.rename({"__key": "__base_key", "value": "baseline", "measured_on": "baseline_date"}),
+            on="__base_key",
+            how="left",
+        )
+        .join(
+            values.rename({"__key": "__last_key", "value": "final", "measured_on": "final_date"}),
+            on="__last_key",
+            how="left",
+        )
+        .with_columns(
+            ok=pl.col("baseline_date").is_not_null()
+            & (pl.col("final_date") >= pl.col("baseline_date") + pl.duration(days=min_followup_days))
+        )
+        .with_columns(
+            pl.when(pl.col("ok")).then(pl.col("final")).alias("final"),
+            pl.when(pl.col("ok")).then(pl.col("final_date")).alias("final_date"),
+        )
+        .drop("__base_key", "__last_key", "ok")
     )
 
     visits = dataset.treatments.lazy().group_by("episode_id").agg(pl.col("visit_date").n_unique().alias("n_visits"))
@@ -196,9 +208,7 @@ def episode_changes(
     has_threshold = pl.col("mcid").is_not_null() | pl.col("mcid_pct").is_not_null()
     complete = pl.col("status") == "complete"
     out = (
-        series.join(base, on=_SERIES, how="left", nulls_equal=True)
-        .join(final, on=_SERIES, how="left", nulls_equal=True)
-        .join(catalog, on="measure", how="left")
+        per_series.join(catalog, on="measure", how="left")
         .with_columns(
             pl.when(pl.col("baseline").is_null())
             .then(pl.lit("no_baseline"))
