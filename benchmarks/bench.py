@@ -37,12 +37,29 @@ DATA = HERE / ".data"
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+    """Peak resident memory of this process's own address space (VmHWM).
+
+    Not ru_maxrss: Linux carries that over from the parent across fork and exec, so a task
+    started by a parent that generated a large dataset would report the parent's peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _task(name: str, folder: Path) -> dict[str, float]:
     """Run one task in this process and return its figures."""
+    # import everything a task uses before its clock starts: timings are of the work, not of imports
+    import numpy as np
     import polars as pl
+    import scipy.stats  # noqa: F401
+
+    import outcomes  # noqa: F401
+
+    if name == "pandas":
+        sys.path.insert(0, str(HERE))
+        import pandas_reference  # noqa: F401
 
     out: dict[str, float] = {}
     start = time.perf_counter()
@@ -80,7 +97,6 @@ def _task(name: str, folder: Path) -> dict[str, float]:
         out["seconds"] = time.perf_counter() - start
         out["groups"] = s.height
     elif name == "pandas":
-        sys.path.insert(0, str(HERE))
         import pandas_reference as ref
 
         tables = ref.read_tables(folder)
@@ -136,11 +152,11 @@ def _run_task(name: str, folder: Path) -> dict[str, float]:
 def _dataset(n: int, fmt: str) -> Path:
     folder = DATA / f"{n}_{fmt}"
     if not (folder / "truth.csv").exists():
-        from outcomes.synth import write_demo
-
         started = time.perf_counter()
         print(f"  generating {n:,} episodes as {fmt} ...", flush=True)
-        write_demo(folder, n, seed=2026, format=fmt)  # type: ignore[arg-type]
+        # in a child process, so that this parent stays small (see _peak_mb)
+        cmd = [sys.executable, "-m", "outcomes.cli", "demo", "--out", str(folder), "--episodes", str(n)]
+        subprocess.run([*cmd, "--seed", "2026", "--format", fmt], check=True, capture_output=True)
         print(f"  generated in {time.perf_counter() - started:.0f} s", flush=True)
     return folder
 
