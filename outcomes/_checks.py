@@ -453,7 +453,9 @@ def check_table(
     flagged = empty | bad_rows
     if issues.height > flagged.sum():  # rules outside the flags (duplicated ids) reject rows too
         flagged = flagged | df.get_column(ROW).is_in(issues.get_column(ROW).unique())
-    accepted_frame = df.filter(~flagged)
+    # only the typed columns go on: the text copies, joined columns and flags are dropped here
+    accepted_frame = df.select(ROW, *[_t(s.name) for s in schema.columns], *extra).filter(~flagged)
+    del df, flags
 
     if schema.duplicate_key is not None:
         key = [_t(k) for k in schema.duplicate_key]

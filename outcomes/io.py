@@ -157,6 +157,7 @@ def read_dataset(path: str | Path, /) -> Dataset:
     warnings: list[pl.DataFrame] = []
     accepted: dict[str, pl.DataFrame] = {}
     context = Context(catalog=catalog)
+    n_read = {name: raws[name].height + malformed[name].height for name in TABLES}
     for name in TABLES:
         checked = check_table(raws[name], load_table_schema(name), context)
         accepted[name] = checked.accepted
@@ -166,6 +167,7 @@ def read_dataset(path: str | Path, /) -> Dataset:
         warnings.append(checked.warnings.with_columns(pl.lit(name).alias("table")))
         if name == "episodes":
             rejected_ids = raws[name].join(table_issues.select(ROW).unique(), on=ROW, how="semi")["episode_id"]
+            rejected_ids = rejected_ids.cast(pl.String)
             if "episode_id" in malformed[name].columns:  # rows with too many fields still name their episode
                 rejected_ids = pl.concat([rejected_ids, malformed[name]["episode_id"]])
             context = Context(
@@ -173,6 +175,7 @@ def read_dataset(path: str | Path, /) -> Dataset:
                 rejected_episode_ids=rejected_ids.str.strip_chars().drop_nulls(),
                 catalog=catalog,
             )
+        del raws[name], checked  # free each table's text copy as soon as it is checked
 
     rejected = (
         pl.concat(issues)
@@ -182,7 +185,7 @@ def read_dataset(path: str | Path, /) -> Dataset:
         .with_columns(pl.col("table").cast(pl.String))
     )
     warn = pl.concat(warnings).select("table", *WARNING_SCHEMA)
-    n_read = {name: raws[name].height + malformed[name].height for name in TABLES}
+
     return Dataset(
         episodes=accepted["episodes"],
         treatments=accepted["treatments"],
