@@ -149,7 +149,8 @@ def funnel(
     if data.height == 0:
         raise ValueError(f"no complete episodes with a {metric.replace('_', ' ')} for measure {measure!r}")
     target = float(data.select(value).item())
-    sd = float(data["improvement"].std()) if metric == "mean_improvement" else float("nan")  # type: ignore[arg-type]
+    spread = data["improvement"].std() if metric == "mean_improvement" else None
+    sd = float(spread) if isinstance(spread, (int, float)) else float("nan")  # one episode: no SD
     units = (
         data.group_by(unit)
         .agg(pl.len().cast(pl.Int64).alias("n"), value.alias("value"))

@@ -170,11 +170,12 @@ def build_report(
         page = _join(executed, title)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(page, encoding="utf-8")
-    n_images = page.count("data:image/png;base64,")
+    n_images = len(_embedded_images(page))
     say(f"Wrote {out_path} ({len(page.encode()) / 1e6:.1f} MB, {n_images} charts)")
     return out_path
 
 
 def _embedded_images(page: str) -> list[bytes]:
     """The PNG images embedded in a report page (for tests and checks)."""
-    return [base64.b64decode(m) for m in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=\s]+)", page)]
+    found = re.findall(r"<img[^>]*\bsrc=\"data:image/png;base64,([A-Za-z0-9+/=\s]+)\"", page)
+    return [base64.b64decode(m) for m in found]

@@ -127,3 +127,35 @@ def test_nbval_fails_when_a_stored_number_changes(tmp_path: Path) -> None:
         else:
             assert run.returncode == 1, run.stdout[-2000:]
             assert "32,654" in run.stdout
+
+
+def test_report_on_a_tiny_messy_export_draws_nothing_from_small_cells(tmp_path: Path) -> None:
+    data = tmp_path / "tiny"
+    data.mkdir()
+    (data / "episodes.csv").write_text(
+        "episode_id,patient_id,condition,start_date,end_date,clinic_id,therapist_id\n"
+        "E1,P1,low_back_pain,2025-01-02,2025-02-15,C1,T1\n"
+        "E2,P2,whiplash,2025-01-05,,C1,T2\n"
+        "E3,P3,neck_pain,2025-13-01,,C1,T1\n"
+    )
+    (data / "treatments.csv").write_text(
+        "episode_id,visit_date,cpt_code,technique,minutes,units\n"
+        "E1,2025-01-02,97140,joint_mobilization,20,1\n"
+        "E2,2025-01-05,97140,soft_tissue_mobilization,,1\n"
+        "E9,2025-01-05,97140,soft_tissue_mobilization,20,1\n"
+    )
+    (data / "measurements.csv").write_text(
+        "episode_id,measured_on,measure,value,side\n"
+        "E1,2025-01-02,nprs,7,\n"
+        "E1,2025-02-15,nprs,3,\n"
+        "E2,2025-01-05,nprs,6,\n"
+        "E2,2025-01-20,nprs,11,\n"
+    )
+    out = tmp_path / "tiny.html"
+    build_report(data, out, progress=None)
+    page = out.read_text()
+    assert "3 rows rejected (see Data quality)" in page  # E3 bad date, E9 unknown, nprs 11
+    assert _embedded_images(page) == []  # every group is below the small-cell threshold: no chart at all
+    assert "Fewer than 11 complete episodes: individual changes are not shown." in page
+    assert "fewer than 11 episodes have a baseline and a follow-up value" in page
+    _no_identifiers(page)
