@@ -209,6 +209,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _min_cell_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--min-cell",
+        type=int,
+        default=11,
+        metavar="N",
+        help="suppress groups with fewer complete episodes (default 11; 1 turns suppression off)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="outcomes",
@@ -257,13 +267,7 @@ def _parser() -> argparse.ArgumentParser:
     ch.set_defaults(func=_cmd_changes)
 
     def stats_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--min-cell",
-            type=int,
-            default=11,
-            metavar="N",
-            help="suppress groups with fewer complete episodes (default 11; 1 turns suppression off)",
-        )
+        _min_cell_option(p)
         p.add_argument("--confidence-level", type=float, default=0.95, metavar="L", help="default 0.95")
 
     sm = analysis("summarize", "grouped summary: change, effect sizes, responder rates per group x measure")
@@ -288,13 +292,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rp.add_argument("dataset", type=Path, nargs="?", default=None, metavar="DIR", help="dataset folder")
     rp.add_argument("--out", required=True, type=Path, metavar="FILE.html", help="the HTML file to write")
-    rp.add_argument(
-        "--min-cell",
-        type=int,
-        default=11,
-        metavar="N",
-        help="suppress groups with fewer complete episodes (default 11; 1 turns suppression off)",
-    )
+    _min_cell_option(rp)
     rp.set_defaults(func=_cmd_report)
     return parser
 

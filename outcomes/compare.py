@@ -174,24 +174,16 @@ def compare(
         return pairs[name].to_numpy().astype(float)
 
     n_a, n_b = arr("n_a"), arr("n_b")
-    diff, d_lo, d_hi, p = welch_stats(
+    two_groups = (
         arr("mean_improvement_a"),
         arr("sd_improvement_a"),
         n_a,
         arr("mean_improvement_b"),
         arr("sd_improvement_b"),
         n_b,
-        confidence_level=confidence_level,
     )
-    g_est, g_lo, g_hi = hedges_g_stats(
-        arr("mean_improvement_a"),
-        arr("sd_improvement_a"),
-        n_a,
-        arr("mean_improvement_b"),
-        arr("sd_improvement_b"),
-        n_b,
-        confidence_level=confidence_level,
-    )
+    diff, d_lo, d_hi, p = welch_stats(*two_groups, confidence_level=confidence_level)
+    g_est, g_lo, g_hi = hedges_g_stats(*two_groups, confidence_level=confidence_level)
     adj, adj_lo, adj_hi = ancova_stats(
         n_a,
         arr("baseline_mean_a"),

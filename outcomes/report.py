@@ -159,6 +159,8 @@ def build_report(
     out_path = Path(out)
     if out_path.suffix.lower() not in (".html", ".htm"):
         raise ValueError(f"{out_path}: the report file must end in .html")
+    if min_cell < 1:
+        raise ValueError("min_cell must be at least 1")
     title = _title_page(folder, min_cell)
     executed = []
     with tempfile.TemporaryDirectory(prefix="outcomes-report-") as tmp:
