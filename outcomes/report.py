@@ -74,7 +74,12 @@ def _title_page(folder: Path, min_cell: int) -> str:
 
 
 def _run(name: str, folder: Path, workdir: Path, min_cell: int) -> Path:
-    import papermill
+    try:
+        import papermill
+    except ImportError:
+        raise ReportError(
+            "the report runs notebooks and needs the 'notebooks' extra: pip install 'outcomes[notebooks]'"
+        ) from None
 
     source = notebooks_dir() / f"{name}.ipynb"
     target = workdir / f"{name}.ipynb"
