@@ -39,12 +39,18 @@ __all__ = [
     "cliffs_delta",
     "cohens_d_av",
     "cohens_d_s",
+    "g_av_stats",
     "glass_delta",
     "hedges_g",
     "hedges_g_av",
+    "hedges_g_stats",
     "hedges_j",
+    "holm",
+    "mean_interval_stats",
     "nct_interval",
     "srm",
+    "srm_stats",
+    "welch_stats",
     "wilson_interval",
 ]
 

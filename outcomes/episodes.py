@@ -21,8 +21,6 @@ Rules (``data-contract.md``, "Output: per-episode changes"):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import polars as pl
 
 from outcomes._read import ROW
@@ -247,9 +245,3 @@ def episode_changes(
         .sort("episode_id", "technique", "measure", "side", nulls_last=False)
     )
     return result if lazy else result.collect()
-
-
-def _check_columns(frame: pl.DataFrame, needed: Sequence[str], what: str) -> None:
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} lacks column(s) {', '.join(missing)}; pass the output of episode_changes()")
