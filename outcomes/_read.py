@@ -7,6 +7,7 @@ spreadsheet shows: the header is row 1, the first data row is row 2.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from pathlib import Path
 
@@ -92,17 +93,52 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(out)
 
 
-def _last_line_too_long(raw: bytes) -> bool:
-    """polars accepts one extra empty field on a last line without a newline; the csv module does not."""
-    text = raw.decode("utf-8-sig")
-    if text.endswith(("\n", "\r")):
+def _check_utf8(path: Path) -> bool:
+    """Raise DatasetError unless the file is UTF-8; return whether it has any non-blank content.
+
+    Decodes in 16 MiB chunks so that a large file is never held twice in memory.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    content = False
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 24):
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                raise DatasetError(
+                    f"{path}: not UTF-8 text (byte {offset + exc.start} cannot be decoded); save the file as CSV UTF-8"
+                ) from None
+            content = content or bool(text.strip())
+            offset += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise DatasetError(
+                f"{path}: not UTF-8 text (it ends inside a character); save the file as CSV UTF-8"
+            ) from None
+    return content
+
+
+def _last_line_too_long(path: Path) -> bool:
+    """polars accepts one extra empty field on a last line without a newline; the csv module does not.
+
+    Reads only the header and the file's last 64 KiB.
+    """
+    with path.open("rb") as handle:
+        header_line = handle.readline().decode("utf-8-sig")
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - (1 << 16)))
+        tail = handle.read().decode("utf-8", errors="replace")
+    if tail.endswith(("\n", "\r")) or size <= len(header_line.encode()):
         return False
-    lines = text.splitlines()
-    if len(lines) < 2:
+    last_line = tail.splitlines()[-1] if tail.splitlines() else ""
+    if not last_line or last_line == header_line.rstrip("\r\n"):
         return False
-    header = next(csv.reader([lines[0]]))
+    header = next(csv.reader([header_line]))
     try:
-        last = next(csv.reader([lines[-1]]))
+        last = next(csv.reader([last_line]))
     except (csv.Error, StopIteration):
         return False
     return len(last) > len(header)
@@ -140,19 +176,12 @@ def read_text_table(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
         return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64)), empty_bad
     if suffix != ".csv":
         raise DatasetError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
-    try:
-        raw = path.read_bytes()
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DatasetError(
-            f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded); save the file as CSV UTF-8"
-        ) from None
-    if not raw.strip():
+    if not _check_utf8(path):
         raise DatasetError(f"{path}: the file is empty; a header row is needed")
-    if _last_line_too_long(raw):
+    if _last_line_too_long(path):
         return _read_csv_python(path)
     try:
-        frame = pl.read_csv(raw, infer_schema=False, raise_if_empty=True)
+        frame = pl.read_csv(path, infer_schema=False, raise_if_empty=True)
     except pl.exceptions.ComputeError as exc:
         if "more fields" not in str(exc):
             raise DatasetError(f"{path}: not a readable CSV table ({exc})") from None
