@@ -224,7 +224,7 @@ def _unique_rule(lf: pl.LazyFrame, spec: ColumnSpec) -> pl.LazyFrame:
     )
 
 
-def _episode_rules(spec: ColumnSpec, context: Context) -> list[Rule]:
+def _episode_rules(spec: ColumnSpec) -> list[Rule]:
     name = spec.name
     rules: list[Rule] = []
     if spec.references is not None:
@@ -402,7 +402,7 @@ def check_table(
         )
         lf = lf.join(rej, on=ref.name, how="left", maintain_order="left")
         for spec in schema.columns:
-            rules += [(spec.name, *rule) for rule in _episode_rules(spec, context)]
+            rules += [(spec.name, *rule) for rule in _episode_rules(spec)]
 
     code = next((s for s in schema.columns if s.catalog_code), None)
     if code is not None and context.catalog is not None:
@@ -479,9 +479,7 @@ def check_table(
             )
             issues = pl.concat([issues, dup_issues])
             accepted_frame = accepted_frame.filter(~copy)
-    accepted = accepted_frame.lazy()
-
-    accepted_df = accepted.select(keep).collect()  # file order is kept throughout
+    accepted_df = accepted_frame.select(keep)  # file order is kept throughout
     issues = issues.sort(ROW, "column", "reason")
     warnings = _vocabulary_warnings(accepted_df, schema, vocab_codes)
     return Checked(accepted=accepted_df, issues=issues, warnings=warnings)

@@ -100,6 +100,12 @@ class Dataset:
         return self.rejected.height == 0
 
 
+def _dataset_catalog(folder: Path) -> pl.DataFrame:
+    """The built-in measure catalog, with the dataset's own measures.csv over it where there is one."""
+    custom = folder / "measures.csv"
+    return read_catalog(custom, base=builtin_catalog()) if custom.is_file() else builtin_catalog()
+
+
 def _find_table_file(folder: Path, name: str) -> Path:
     candidates = [p for p in (folder / f"{name}.csv", folder / f"{name}.parquet") if p.is_file()]
     if not candidates:
@@ -134,10 +140,7 @@ def read_dataset(path: str | Path, /) -> Dataset:
     if not folder.is_dir():
         raise DatasetError(f"{folder}: not a folder; a dataset is a folder with episodes, treatments and measurements")
 
-    catalog = builtin_catalog()
-    custom = folder / "measures.csv"
-    if custom.is_file():
-        catalog = read_catalog(custom, base=catalog)
+    catalog = _dataset_catalog(folder)
 
     raws: dict[str, pl.DataFrame] = {}
     malformed: dict[str, pl.DataFrame] = {}
@@ -254,9 +257,7 @@ def scan_dataset(path: str | Path, /) -> LazyDataset:
     folder = Path(path)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: not a folder")
-    catalog = builtin_catalog()
-    if (folder / "measures.csv").is_file():
-        catalog = read_catalog(folder / "measures.csv", base=catalog)
+    catalog = _dataset_catalog(folder)
     frames: dict[str, pl.LazyFrame] = {}
     files: dict[str, list[Path]] = {}
     for name in TABLES:
