@@ -327,6 +327,55 @@ def _catalog_rules(spec: ColumnSpec, measure_col: str | None) -> list[Rule]:
     return rules
 
 
+_SAMPLE_ROWS = 50_000
+"""Rows looked at to decide whether a text column has few distinct values."""
+_FEW_DISTINCT = 0.05
+"""A text column is checked through its distinct values when the sample has at most this share distinct."""
+
+
+def _few_distinct(df: pl.DataFrame, names: list[str]) -> list[str]:
+    """Text columns with few distinct values (codes, vocabularies, dates as text).
+
+    Their rules are evaluated once per distinct value instead of once per row;
+    which columns qualify changes only the speed, never the result.
+    """
+    if not names or df.height == 0:
+        return []
+    sample = df.head(_SAMPLE_ROWS)
+    counts = sample.select(pl.col(names).n_unique()).row(0)
+    return [name for name, n in zip(names, counts, strict=True) if n <= max(1.0, _FEW_DISTINCT * sample.height)]
+
+
+def _distinct(df: pl.DataFrame, names: list[str]) -> dict[str, pl.Series]:
+    """Distinct values of each named column, computed in parallel."""
+    if not names:
+        return {}
+    lists = df.lazy().select(pl.col(n).unique().implode() for n in names).collect()
+    return {n: lists.get_column(n)[0].rename(n) for n in names}
+
+
+def _lookup_join(df: pl.DataFrame, key: str, lookup: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with ``lookup``'s other columns added by ``key`` (unique in ``lookup``), row order kept.
+
+    Only the key column takes part in the join, so the wide frame is not copied.
+    """
+    added = df.select(key).join(lookup, on=key, how="left", maintain_order="left").drop(key)
+    if added.height != df.height:  # pragma: no cover - lookup keys are unique by construction
+        raise AssertionError(f"lookup on {key} is not unique")
+    return df.hstack(added)
+
+
+def _no_duplicates(frame: pl.DataFrame, key: list[str]) -> bool:
+    """True when no two rows of ``frame`` share ``key`` (nulls equal).
+
+    A 64-bit hash per row decides it quickly; equal hashes only send the caller to the exact check.
+    """
+    if frame.height < 2:
+        return True
+    hashed = frame.select(pl.struct(key).hash(seed=0x5EED)).to_series()
+    return hashed.n_unique() == frame.height
+
+
 def check_table(
     raw: pl.DataFrame,
     schema: TableSchema,
@@ -352,8 +401,17 @@ def check_table(
         ``accepted``: typed rows without any issue (``row`` kept);
         ``issues``: one row per problem (``row``, ``column``, ``reason``);
         ``warnings``: unknown vocabulary values, one row per value.
+
+    Notes
+    -----
+    Text columns with few distinct values (codes, vocabularies, dates written
+    as text) are cleaned and checked once per distinct value; a rule that
+    depends on one such column is then applied to the rows only when some
+    value breaks it. Joins to the episodes and the measure catalog carry only
+    the key column, so the table is never copied whole.
     """
     context = context or Context()
+    specs = {spec.name: spec for spec in schema.columns}
     extra = [c for c in raw.columns if c != ROW and c not in schema.names]
     missing = [c for c in schema.names if c not in raw.columns]
     vocab_codes = {
@@ -368,27 +426,46 @@ def check_table(
     to_text = [
         c for c in [*schema.names, *extra] if c in raw.columns and not native.get(c) and raw.schema[c] != pl.String
     ]
-    lf = raw.lazy().with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
-    lf = lf.with_columns(pl.col(c).cast(pl.String) for c in to_text)
-    lf = lf.with_columns(
-        [_clean(spec) for spec in schema.columns if not native[spec.name]]
-        + [pl.col(c).str.strip_chars().replace("", None).alias(c) for c in extra]
+    df = raw.with_columns(
+        [pl.lit(None, dtype=pl.String).alias(c) for c in missing] + [pl.col(c).cast(pl.String) for c in to_text]
     )
-    lf = lf.with_columns([_typed(spec, native[spec.name]) for spec in schema.columns])
-    lf = lf.with_columns(pl.all_horizontal(pl.col(c).is_null() for c in [*schema.names, *extra]).alias("__empty"))
+
+    def clean(name: str) -> pl.Expr:
+        return _clean(specs[name]) if name in specs else pl.col(name).str.strip_chars().replace("", None).alias(name)
+
+    # Clean text: columns with few distinct values only where some value needs it.
+    text = [s.name for s in schema.columns if not native[s.name]] + extra
+    few = _few_distinct(df, text)
+    distinct = _distinct(df, few)
+    values: dict[str, pl.DataFrame] = {}  # cleaned distinct values, with their typed form
+    to_clean = [c for c in text if c not in distinct]
+    for name, raw_values in distinct.items():
+        cleaned = raw_values.to_frame().select(clean(name))
+        if not cleaned.to_series().equals(raw_values):
+            to_clean.append(name)
+        cleaned = cleaned.unique()
+        values[name] = cleaned.with_columns(_typed(specs[name])) if name in specs else cleaned
+    ref = next((s for s in schema.columns if s.references is not None), None)
+    join_first = ref is not None and context.episodes is not None and ref.name in to_clean
+    if join_first:  # cleaned with the join to the episodes below, only where needed
+        to_clean.remove(ref.name)  # type: ignore[union-attr]
+    df = df.with_columns(clean(c) for c in to_clean)
+    # Typed values: text with few distinct values is parsed once per value and looked up.
+    looked_up = [n for n in values if n in specs and specs[n].type != "string"]
+    for name in looked_up:
+        df = _lookup_join(df, name, values[name].select(name, _t(name)))
+    df = df.with_columns([_typed(spec, native[spec.name]) for spec in schema.columns if spec.name not in looked_up])
 
     rules: list[tuple[str, str, pl.Expr, pl.Expr]] = []
     for spec in schema.columns:
         rules += [(spec.name, *rule) for rule in _column_rules(spec, vocab_codes)]
 
-    ref = next((s for s in schema.columns if s.references is not None), None)
     if ref is not None and context.episodes is not None:
-        eps = context.episodes.lazy().select(
+        eps = context.episodes.select(
             pl.col("episode_id").alias(ref.name),
             pl.col("start_date").alias(f"{_EP}start_date"),
             pl.col("end_date").alias(f"{_EP}end_date"),
         )
-        lf = lf.join(eps, on=ref.name, how="left", maintain_order="left")
         rejected_ids = (
             context.rejected_episode_ids
             if context.rejected_episode_ids is not None
@@ -398,15 +475,24 @@ def check_table(
             pl.DataFrame({ref.name: rejected_ids.cast(pl.String)})
             .unique()
             .with_columns(pl.lit(True).alias(f"{_EP}rejected"))
-            .lazy()
         )
-        lf = lf.join(rej, on=ref.name, how="left", maintain_order="left")
+        lookup = eps.join(rej.filter(pl.col(ref.name) != ""), on=ref.name, how="full", coalesce=True)
+        joined = _lookup_join(df, ref.name, lookup)
+        if join_first:
+            # A value that matched is an accepted or rejected id, already clean; clean the others.
+            unmatched = joined.filter(pl.col(f"{_EP}start_date").is_null() & pl.col(f"{_EP}rejected").is_null())
+            ids = unmatched.get_column(ref.name)
+            if not unmatched.select(clean(ref.name)).to_series().equals(ids):
+                df = df.with_columns(clean(ref.name)).with_columns(_typed(ref))
+                joined = _lookup_join(df, ref.name, lookup)
+        df = joined
         for spec in schema.columns:
             rules += [(spec.name, *rule) for rule in _episode_rules(spec)]
 
+    df = df.with_columns(pl.all_horizontal(pl.col(c).is_null() for c in [*schema.names, *extra]).alias("__empty"))
     code = next((s for s in schema.columns if s.catalog_code), None)
     if code is not None and context.catalog is not None:
-        cat = context.catalog.lazy().select(
+        cat = context.catalog.select(
             pl.col("code").alias(code.name),
             pl.col("min").alias(f"{_CAT}min"),
             pl.col("max").alias(f"{_CAT}max"),
@@ -414,17 +500,28 @@ def check_table(
             pl.col("min").map_elements(_fmt_number, return_dtype=pl.String).alias(f"{_CAT}min_text"),
             pl.col("max").map_elements(_fmt_number, return_dtype=pl.String).alias(f"{_CAT}max_text"),
         )
-        lf = lf.join(cat, on=code.name, how="left", maintain_order="left")
+        df = _lookup_join(df, code.name, cat)
         for spec in schema.columns:
             rules += [(spec.name, *rule) for rule in _catalog_rules(spec, code.name)]
 
-    # One pass builds the typed and joined table; one more evaluates every rule's flag in parallel.
-    # Reasons are formatted only for the (few) rows a rule flags.
-    df = lf.collect()
+    # Each rule's flag over the rows, evaluated in parallel. A rule that reads only one column with
+    # few distinct values is first evaluated on those values: when none breaks it, it is skipped;
+    # otherwise the rows are flagged by membership, which is exact and cheaper than the condition.
+    not_empty = ~pl.col("__empty")
+    flag_exprs: list[pl.Expr] = []
+    flagged_rules: list[int] = []
+    for i, (col, _, cond, _) in enumerate(rules):
+        if col in values and set(cond.meta.root_names()) <= {col, _t(col)}:
+            bad = values[col].filter(cond.fill_null(False)).get_column(col)
+            if bad.len() == 0:
+                continue
+            member = pl.col(col).is_in(bad.drop_nulls().implode())
+            cond = member | pl.col(col).is_null() if bad.null_count() else member
+        flag_exprs.append((cond.fill_null(False) & not_empty).alias(f"__flag{i}"))
+        flagged_rules.append(i)
+    flags = df.select(flag_exprs) if flag_exprs else pl.DataFrame()
     empty = df.get_column("__empty")
-    flags = df.select(
-        [(cond.fill_null(False) & ~pl.col("__empty")).alias(f"__flag{i}") for i, (_, _, cond, _) in enumerate(rules)]
-    )
+
     parts = [
         df.filter(empty).select(
             ROW,
@@ -433,7 +530,8 @@ def check_table(
             pl.lit("the row is empty").alias("reason"),
         )
     ]
-    for i, (col, rule, _, reason) in enumerate(rules):
+    for i in flagged_rules:
+        col, rule, _, reason = rules[i]
         flag = flags.get_column(f"__flag{i}")
         if flag.any():
             parts.append(
@@ -441,57 +539,69 @@ def check_table(
                     ROW, pl.lit(col).alias("column"), pl.lit(rule).alias("rule"), reason.alias("reason")
                 )
             )
-    parts += [_unique_rule(df.lazy(), spec).collect() for spec in schema.columns if spec.unique]
+    for spec in schema.columns:
+        if spec.unique:
+            ids = df.get_column(spec.name).drop_nulls()
+            if ids.n_unique() < ids.len():
+                parts.append(_unique_rule(df.lazy(), spec).collect())
     issues = pl.concat(parts)
 
     keep = [ROW] + [pl.col(_t(s.name)).alias(s.name) for s in schema.columns] + extra
-    bad_rows = (
-        flags.select(pl.any_horizontal(pl.all())).to_series()
-        if flags.width
-        else pl.repeat(False, df.height, eager=True)
-    )
-    flagged = empty | bad_rows
-    if issues.height > flagged.sum():  # rules outside the flags (duplicated ids) reject rows too
-        flagged = flagged | df.get_column(ROW).is_in(issues.get_column(ROW).unique())
+    bad_rows = empty
+    if flags.width:
+        bad_rows = bad_rows | flags.select(pl.any_horizontal(pl.all())).to_series()
+    if issues.height > bad_rows.sum():  # rules outside the flags (duplicated ids) reject rows too
+        bad_rows = bad_rows | df.get_column(ROW).is_in(issues.get_column(ROW).unique().implode())
     # only the typed columns go on: the text copies, joined columns and flags are dropped here
-    accepted_frame = df.select(ROW, *[_t(s.name) for s in schema.columns], *extra).filter(~flagged)
+    accepted_frame = df.select(ROW, *[_t(s.name) for s in schema.columns], *extra)
+    if bad_rows.any():
+        accepted_frame = accepted_frame.filter(~bad_rows)
     del df, flags
 
     if schema.duplicate_key is not None:
         key = [_t(k) for k in schema.duplicate_key]
-        copy = ~accepted_frame.select(pl.struct(key).is_first_distinct()).to_series()  # rows are in file order
-        if copy.any():
-            copies = accepted_frame.filter(copy)
-            firsts = (
-                accepted_frame.join(copies.select(key).unique(), on=key, how="semi", nulls_equal=True)
-                .group_by(key)
-                .agg(pl.col(ROW).min().alias("__first"))
-            )
-            dup_issues = copies.join(firsts, on=key, how="left", nulls_equal=True).select(
-                ROW,
-                pl.lit("").alias("column"),
-                pl.lit("duplicate row").alias("rule"),
-                pl.concat_str(
-                    pl.lit("exact duplicate of row "),
-                    pl.col("__first").cast(pl.String),
-                    pl.lit(f" (same {', '.join(schema.duplicate_key)})"),
-                ).alias("reason"),
-            )
-            issues = pl.concat([issues, dup_issues])
-            accepted_frame = accepted_frame.filter(~copy)
+        if not _no_duplicates(accepted_frame.select(key), key):
+            copy = ~accepted_frame.select(pl.struct(key).is_first_distinct()).to_series()  # rows are in file order
+            if copy.any():
+                copies = accepted_frame.filter(copy)
+                firsts = (
+                    accepted_frame.join(copies.select(key).unique(), on=key, how="semi", nulls_equal=True)
+                    .group_by(key)
+                    .agg(pl.col(ROW).min().alias("__first"))
+                )
+                dup_issues = copies.join(firsts, on=key, how="left", nulls_equal=True).select(
+                    ROW,
+                    pl.lit("").alias("column"),
+                    pl.lit("duplicate row").alias("rule"),
+                    pl.concat_str(
+                        pl.lit("exact duplicate of row "),
+                        pl.col("__first").cast(pl.String),
+                        pl.lit(f" (same {', '.join(schema.duplicate_key)})"),
+                    ).alias("reason"),
+                )
+                issues = pl.concat([issues, dup_issues])
+                accepted_frame = accepted_frame.filter(~copy)
     accepted_df = accepted_frame.select(keep)  # file order is kept throughout
     issues = issues.sort(ROW, "column", "reason")
-    warnings = _vocabulary_warnings(accepted_df, schema, vocab_codes)
+    warnings = _vocabulary_warnings(accepted_df, schema, vocab_codes, values)
     return Checked(accepted=accepted_df, issues=issues, warnings=warnings)
 
 
 def _vocabulary_warnings(
-    accepted: pl.DataFrame, schema: TableSchema, vocab_codes: dict[str, list[str]]
+    accepted: pl.DataFrame,
+    schema: TableSchema,
+    vocab_codes: dict[str, list[str]],
+    values: dict[str, pl.DataFrame],
 ) -> pl.DataFrame:
     parts = []
     for spec in schema.columns:
         if spec.vocabulary is None or spec.on_unknown != "warn":
             continue
+        if (
+            spec.name in values
+            and values[spec.name].get_column(spec.name).drop_nulls().is_in(vocab_codes[spec.vocabulary]).all()
+        ):
+            continue  # every value of the column is in the vocabulary
         label = vocabulary_label(spec.vocabulary)
         parts.append(
             accepted.filter(pl.col(spec.name).is_not_null() & ~pl.col(spec.name).is_in(vocab_codes[spec.vocabulary]))

@@ -93,23 +93,22 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(out)
 
 
-def _check_utf8(path: Path) -> bool:
-    """Raise DatasetError unless the file is UTF-8; return whether it has any non-blank content.
+def _check_utf8(path: Path) -> None:
+    """Raise DatasetError, naming the first bad byte, unless the file is UTF-8.
 
-    Decodes in 16 MiB chunks so that a large file is never held twice in memory.
+    Run only when polars has refused a file. Decodes in 16 MiB chunks so that a large file is
+    never held twice in memory.
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
-    content = False
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 24):
             try:
-                text = decoder.decode(chunk)
+                decoder.decode(chunk)
             except UnicodeDecodeError as exc:
                 raise DatasetError(
                     f"{path}: not UTF-8 text (byte {offset + exc.start} cannot be decoded); save the file as CSV UTF-8"
                 ) from None
-            content = content or bool(text.strip())
             offset += len(chunk)
         try:
             decoder.decode(b"", final=True)
@@ -117,7 +116,15 @@ def _check_utf8(path: Path) -> bool:
             raise DatasetError(
                 f"{path}: not UTF-8 text (it ends inside a character); save the file as CSV UTF-8"
             ) from None
-    return content
+
+
+def _has_content(path: Path) -> bool:
+    """Whether the file holds anything but white space (usually decided by its first bytes)."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 16):
+            if chunk.strip(b" \t\r\n\x0b\x0c").lstrip(codecs.BOM_UTF8):
+                return True
+    return False
 
 
 def _last_line_too_long(path: Path) -> bool:
@@ -176,13 +183,15 @@ def read_text_table(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
         return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64)), empty_bad
     if suffix != ".csv":
         raise DatasetError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
-    if not _check_utf8(path):
+    if not _has_content(path):
         raise DatasetError(f"{path}: the file is empty; a header row is needed")
-    if _last_line_too_long(path):
-        return _read_csv_python(path)
     try:
+        if _last_line_too_long(path):
+            return _read_csv_python(path)
         frame = pl.read_csv(path, infer_schema=False, raise_if_empty=True)
-    except pl.exceptions.ComputeError as exc:
+    except (pl.exceptions.ComputeError, UnicodeDecodeError) as exc:
+        # polars checks UTF-8 as it reads; the decoder below finds the first bad byte for the message
+        _check_utf8(path)
         if "more fields" not in str(exc):
             raise DatasetError(f"{path}: not a readable CSV table ({exc})") from None
         return _read_csv_python(path)

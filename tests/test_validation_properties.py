@@ -12,7 +12,7 @@ import random
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -371,3 +371,41 @@ def test_exact_duplicate_measurements_keep_the_first_copy_in_any_order(
         assert ds.measurements["row"].to_list() == sorted(first.values())
         results.append(ds)
     assert sorted_rows(results[0].measurements) == sorted_rows(results[1].measurements)
+
+
+def dataset_outcome(ds: Dataset) -> tuple[object, ...]:
+    return (
+        tuple(ds.table(t).rows() for t in TABLES),
+        tuple(ds.table(t).schema for t in TABLES),
+        ds.rejected.rows(),
+        ds.warnings.rows(),
+    )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@settings(max_examples=40, **SETTINGS)
+@given(data=datasets())
+def test_checking_distinct_values_gives_the_row_by_row_result(
+    fmt: str, data: dict[str, list[dict[str, str]]], monkeypatch_module: pytest.MonkeyPatch
+) -> None:
+    """Columns with few distinct values are checked once per value; which columns qualify is a
+    speed choice only. Forcing every text column through that path, and forcing none, must give
+    the same accepted rows, rejections and warnings."""
+    import outcomes._checks as checks
+
+    outcomes = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write(Path(tmp) / "ds", data, fmt)
+        for choose in (lambda df, names: list(names), lambda df, names: []):
+            monkeypatch_module.setattr(checks, "_few_distinct", choose)
+            outcomes.append(dataset_outcome(read_dataset(folder)))
+        monkeypatch_module.undo()
+        outcomes.append(dataset_outcome(read_dataset(folder)))  # the sampled choice
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    """A monkeypatch usable inside a hypothesis test (the function-scoped fixture is not)."""
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
