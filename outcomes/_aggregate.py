@@ -75,9 +75,13 @@ def group_statistics(
     lf = changes.lazy()
     if "exceeds_mdc" not in lf.collect_schema().names():  # comparisons do not need it
         lf = lf.with_columns(pl.lit(None, dtype=pl.Boolean).alias("exceeds_mdc"))
+    # One pass over the text keys gives each group an integer id; every grouping below is by that id.
+    groups = lf.select(keys).unique().sort(keys, nulls_last=False).with_row_index("__gid")
+    lf = lf.join(groups, on=keys, how="left", nulls_equal=True, maintain_order="left").drop(keys)
+    gid = "__gid"
     complete = lf.filter(pl.col("status") == "complete")
     imp = pl.col("improvement")
-    stats = complete.group_by(keys).agg(
+    stats = complete.group_by(gid).agg(
         pl.len().cast(pl.Int64).alias("n"),
         pl.col("baseline").mean().alias("baseline_mean"),
         pl.col("baseline").std().alias("baseline_sd"),
@@ -100,34 +104,30 @@ def group_statistics(
     if isinstance(keep_values, int) and not isinstance(keep_values, bool):
         stats = stats.with_columns(pl.when(pl.col("n") <= keep_values).then(pl.col("values")).alias("values"))
 
-    # Wilcoxon signed-rank pieces: zeros dropped (zero_method="wilcox"), average ranks of |d|
-    nonzero = complete.filter(imp != 0).with_columns(imp.abs().alias("__abs"))
-    ranks = (
-        nonzero.with_columns(pl.col("__abs").rank("average").over(keys).alias("__rank"))
-        .group_by(keys)
-        .agg(
-            pl.col("__rank").filter(imp > 0).sum().alias("w_plus"),
-            pl.len().cast(pl.Int64).alias("n_nonzero"),
-        )
-    )
+    # Wilcoxon signed-rank pieces: zeros dropped (zero_method="wilcox"), average ranks of |d|. They come
+    # from the table of distinct |d| per group: a value held by t differences, after c smaller ones,
+    # has average rank c + (t + 1) / 2; W+ sums it over the positive differences. No per-row ranking.
     ties = (
-        nonzero.group_by([*keys, "__abs"])
-        .agg(pl.len().cast(pl.Float64).alias("__t"))
-        .group_by(keys)
+        complete.filter(imp != 0)
+        .group_by(gid, imp.abs().alias("__abs"))
+        .agg(pl.len().cast(pl.Float64).alias("__t"), (imp > 0).sum().cast(pl.Float64).alias("__t_pos"))
+        .sort(gid, "__abs")
+        .with_columns((pl.col("__t").cum_sum().over(gid) - pl.col("__t")).alias("__before"))
+        .group_by(gid)
         .agg(
+            (pl.col("__t_pos") * (pl.col("__before") + (pl.col("__t") + 1.0) / 2.0)).sum().alias("w_plus"),
+            pl.col("__t").sum().cast(pl.Int64).alias("n_nonzero"),
             (pl.col("__t") ** 3 - pl.col("__t")).sum().alias("tie_term"),
             (pl.col("__t").max() > 1).alias("has_ties"),
         )
     )
     incomplete = (
-        lf.filter(pl.col("status") != "complete").group_by(keys).agg(pl.len().cast(pl.Int64).alias("n_incomplete"))
+        lf.filter(pl.col("status") != "complete").group_by(gid).agg(pl.len().cast(pl.Int64).alias("n_incomplete"))
     )
-    groups = pl.concat([complete.select(keys), lf.filter(pl.col("status") != "complete").select(keys)]).unique()
     out = (
-        groups.join(stats, on=keys, how="left", nulls_equal=True)
-        .join(incomplete, on=keys, how="left", nulls_equal=True)
-        .join(ranks, on=keys, how="left", nulls_equal=True)
-        .join(ties, on=keys, how="left", nulls_equal=True)
+        groups.join(stats, on=gid, how="left")
+        .join(incomplete, on=gid, how="left")
+        .join(ties, on=gid, how="left")
         .with_columns(
             pl.col(
                 "n", "n_incomplete", "n_nonzero", "n_zero", "responder_k", "responder_m", "mdc_k", "mdc_m"
@@ -136,4 +136,4 @@ def group_statistics(
             pl.col("has_ties").fill_null(False),
         )
     )
-    return out.sort(keys, nulls_last=False)
+    return out.sort(gid).drop(gid)

@@ -85,9 +85,12 @@ def primary_technique(treatments: pl.DataFrame | pl.LazyFrame, /) -> pl.LazyFram
             pl.col("minutes").fill_null(0).sum().alias("__minutes"),
             pl.col("visit_date").min().alias("__first_use"),
         )
-        .sort(["episode_id", "__minutes", "__first_use", "technique"], descending=[False, True, False, False])
-        .unique(subset="episode_id", keep="first", maintain_order=True)
-        .select("episode_id", "technique")
+        .group_by("episode_id")
+        .agg(
+            pl.col("technique")
+            .sort_by("__minutes", "__first_use", "technique", descending=[True, False, False])
+            .first()
+        )
     )
 
 
@@ -153,38 +156,35 @@ def episode_changes(
     episodes = dataset.episodes.lazy().drop(ROW)
     dates = episodes.select("episode_id", "start_date", "end_date")
     catalog = dataset.catalog.lazy().select(pl.col("code").alias("measure"), "better", "mcid", "mcid_pct", "mdc")
-    # Each measurement gets one sortable key, (day, row): the baseline is the smallest key inside the
-    # baseline window, the final value the largest key on or before end_date. That largest one is the
-    # last value after the baseline whenever any is (it has the latest date), so it only has to be
-    # checked against the baseline date: two plain min / max aggregations and no sort.
+    # Each measurement gets one sortable key, (day, row): the baseline is the value with the smallest
+    # key inside the baseline window, the final value the one with the largest key on or before
+    # end_date. That largest one is the last value after the baseline whenever any is (it has the
+    # latest date), so it only has to be checked against the baseline date: one grouping with
+    # min / max aggregations, no sort and no join back. Keys are unique, so there are no ties.
     day_key = pl.col("measured_on").cast(pl.Int64) * _ROW_SPAN + pl.col(ROW)
     in_window = (pl.col("measured_on") >= pl.col("start_date")) & (
         pl.col("measured_on") <= pl.col("start_date") + pl.duration(days=baseline_window_days)
     )
     end_ok = pl.col("end_date").is_null() | (pl.col("measured_on") <= pl.col("end_date"))
-    m = (
+    base_key = pl.when(in_window).then(pl.col("__key"))
+    last_key = pl.when(end_ok).then(pl.col("__key")) if respect_end_date else pl.col("__key")
+
+    def key_date(key: str) -> pl.Expr:
+        return (pl.col(key) // _ROW_SPAN).cast(pl.Int32).cast(pl.Date)
+
+    per_series = (
         dataset.measurements.lazy()
         .select(ROW, *_SERIES, "measured_on", "value")
         .join(dates, on="episode_id", how="inner")
         .with_columns(day_key.alias("__key"))
-    )
-    values = m.select("__key", "value", "measured_on")
-    per_series = (
-        m.group_by(_SERIES)
+        .group_by(_SERIES)
         .agg(
-            pl.when(in_window).then(pl.col("__key")).min().alias("__base_key"),
-            (pl.when(end_ok).then(pl.col("__key")) if respect_end_date else pl.col("__key")).max().alias("__last_key"),
+            base_key.min().alias("__base_key"),
+            last_key.max().alias("__last_key"),
+            pl.col("value").min_by(base_key).alias("baseline"),
+            pl.col("value").max_by(last_key).alias("final"),
         )
-        .join(
-            values.rename({"__key": "__base_key", "value": "baseline", "measured_on": "baseline_date"}),
-            on="__base_key",
-            how="left",
-        )
-        .join(
-            values.rename({"__key": "__last_key", "value": "final", "measured_on": "final_date"}),
-            on="__last_key",
-            how="left",
-        )
+        .with_columns(key_date("__base_key").alias("baseline_date"), key_date("__last_key").alias("final_date"))
         .with_columns(
             ok=pl.col("baseline_date").is_not_null()
             & (pl.col("final_date") >= pl.col("baseline_date") + pl.duration(days=min_followup_days))
@@ -234,13 +234,16 @@ def episode_changes(
             .then(_at_least(pl.col("improvement"), pl.col("mdc")))
             .alias("exceeds_mdc"),
         )
+    )
+    # Episode-level columns are put together per episode first, so the long table is joined once.
+    episode_cols = [c for c in dataset.episodes.lazy().collect_schema().names() if c != ROW]
+    attributes = (
+        episodes.join(techniques, on="episode_id", how="left")
         .join(visits, on="episode_id", how="left")
         .with_columns(pl.col("n_visits").fill_null(0).cast(pl.Int64))
     )
-    episode_cols = [c for c in dataset.episodes.lazy().collect_schema().names() if c != ROW]
     result = (
-        out.join(episodes, on="episode_id", how="inner")
-        .join(techniques, on="episode_id", how="left")
+        out.join(attributes, on="episode_id", how="inner")
         .select(*episode_cols, "technique", *CHANGE_COLUMNS)
         .sort("episode_id", "technique", "measure", "side", nulls_last=False)
     )
