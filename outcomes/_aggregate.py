@@ -72,7 +72,7 @@ def group_statistics(
         ``tie_term`` the sum of ``t^3 - t`` over tied absolute values).
     """
     keys = list(keys)
-    lf = changes.lazy()
+    lf = changes.lazy().cache()
     if "exceeds_mdc" not in lf.collect_schema().names():  # comparisons do not need it
         lf = lf.with_columns(pl.lit(None, dtype=pl.Boolean).alias("exceeds_mdc"))
     # One pass over the text keys gives each group an integer id; every grouping below is by that id.

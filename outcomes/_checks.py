@@ -376,6 +376,72 @@ def _no_duplicates(frame: pl.DataFrame, key: list[str]) -> bool:
     return hashed.n_unique() == frame.height
 
 
+def _usable_as_is(df: pl.DataFrame, specs: list[ColumnSpec]) -> list[str]:
+    """Native (Parquet) columns already of the schema's dtype with no value the type rule would refuse.
+
+    Their typed copy is the column itself, not a new array.
+    """
+    candidates = [s for s in specs if df.schema[s.name] == s.dtype]
+    if not candidates:
+        return []
+    bad = []
+    for spec in candidates:
+        col = pl.col(spec.name)
+        if spec.type == "float":
+            bad.append((col.is_not_null() & ~col.is_finite()).any().alias(spec.name))
+        elif spec.type == "integer":
+            bad.append((col.abs() >= 2**53).any().alias(spec.name))
+        else:
+            bad.append(pl.lit(False).alias(spec.name))
+    found = df.select(bad).row(0)
+    return [spec.name for spec, refused in zip(candidates, found, strict=True) if not refused]
+
+
+def _episode_precheck(df: pl.DataFrame, schema: TableSchema, ref: ColumnSpec, lookup: pl.DataFrame) -> bool:
+    """True when no row can break an episode rule, decided from per-episode aggregates.
+
+    Per episode id as written: the earliest and latest date of each within-episode column. When
+    every id is an accepted episode's id exactly (so also needs no cleaning) and every date lies
+    inside its episode, the per-row join and rules are skipped.
+    """
+    within = [s for s in schema.columns if s.within_episode]
+    aggs = [pl.col(_t(s.name)).min().alias(f"__lo_{s.name}") for s in within]
+    aggs += [pl.col(_t(s.name)).max().alias(f"__hi_{s.name}") for s in within]
+    per_episode = (df.lazy().filter(pl.col(ref.name).is_not_null()).group_by(ref.name).agg(aggs).collect()).join(
+        lookup, on=ref.name, how="left"
+    )
+    start, end = pl.col(f"{_EP}start_date"), pl.col(f"{_EP}end_date")
+    breaks = [start.is_null() | pl.col(f"{_EP}rejected").fill_null(False)]  # missing, rejected or not clean
+    for s in within:
+        breaks += [pl.col(f"__lo_{s.name}") < start, pl.col(f"__hi_{s.name}") > end]
+    return not per_episode.select(pl.any_horizontal([b.fill_null(False) for b in breaks]).any()).item()
+
+
+def _catalog_precheck(df: pl.DataFrame, schema: TableSchema, code: ColumnSpec, cat: pl.DataFrame) -> bool:
+    """True when no row can break a catalog rule, decided from per-code aggregates.
+
+    Per measure code: the smallest and largest typed value of each range-checked column and
+    whether any row gives a kind-restricted column (side). When every code is in the catalog,
+    every range lies inside its code's range and kind-restricted columns are empty wherever the
+    kind does not allow them, the per-row join and rules are skipped.
+    """
+    ranged = [s for s in schema.columns if s.catalog_range is not None]
+    kinds = [s for s in schema.columns if s.only_for_kinds is not None]
+    aggs = [pl.col(_t(s.name)).min().alias(f"__lo_{s.name}") for s in ranged]
+    aggs += [pl.col(_t(s.name)).max().alias(f"__hi_{s.name}") for s in ranged]
+    aggs += [pl.col(s.name).is_not_null().any().alias(f"__has_{s.name}") for s in kinds]
+    per_code = df.lazy().filter(pl.col(code.name).is_not_null()).group_by(code.name).agg(aggs).collect()
+    per_code = per_code.join(cat, on=code.name, how="left")
+    breaks = [pl.col(f"{_CAT}min").is_null()]  # a code not in the catalog (as the rule decides it)
+    for s in ranged:
+        lo, hi = pl.col(f"__lo_{s.name}"), pl.col(f"__hi_{s.name}")
+        breaks.append((lo < pl.col(f"{_CAT}min")) | (hi > pl.col(f"{_CAT}max")))
+    for s in kinds:
+        allowed = list(s.only_for_kinds or ())
+        breaks.append(pl.col(f"__has_{s.name}") & ~pl.col(f"{_CAT}kind").is_in(allowed))
+    return not per_code.select(pl.any_horizontal([b.fill_null(False) for b in breaks]).any()).item()
+
+
 def check_table(
     raw: pl.DataFrame,
     schema: TableSchema,
@@ -454,7 +520,12 @@ def check_table(
     looked_up = [n for n in values if n in specs and specs[n].type != "string"]
     for name in looked_up:
         df = _lookup_join(df, name, values[name].select(name, _t(name)))
-    df = df.with_columns([_typed(spec, native[spec.name]) for spec in schema.columns if spec.name not in looked_up])
+    # Native columns of the schema's own type whose every value is acceptable are used as they are.
+    as_is = _usable_as_is(df, [s for s in schema.columns if native[s.name]])
+    df = df.with_columns(
+        [pl.col(name).alias(_t(name)) for name in as_is]
+        + [_typed(spec, native[spec.name]) for spec in schema.columns if spec.name not in [*looked_up, *as_is]]
+    )
 
     rules: list[tuple[str, str, pl.Expr, pl.Expr]] = []
     for spec in schema.columns:
@@ -477,17 +548,19 @@ def check_table(
             .with_columns(pl.lit(True).alias(f"{_EP}rejected"))
         )
         lookup = eps.join(rej.filter(pl.col(ref.name) != ""), on=ref.name, how="full", coalesce=True)
-        joined = _lookup_join(df, ref.name, lookup)
-        if join_first:
-            # A value that matched is an accepted or rejected id, already clean; clean the others.
-            unmatched = joined.filter(pl.col(f"{_EP}start_date").is_null() & pl.col(f"{_EP}rejected").is_null())
-            ids = unmatched.get_column(ref.name)
-            if not unmatched.select(clean(ref.name)).to_series().equals(ids):
-                df = df.with_columns(clean(ref.name)).with_columns(_typed(ref))
-                joined = _lookup_join(df, ref.name, lookup)
-        df = joined
-        for spec in schema.columns:
-            rules += [(spec.name, *rule) for rule in _episode_rules(spec)]
+        if not _episode_precheck(df, schema, ref, lookup):
+            joined = _lookup_join(df, ref.name, lookup)
+            if join_first:
+                # A value that matched is an accepted or rejected id, already clean; clean the others.
+                unmatched = joined.filter(
+                    pl.col(f"{_EP}start_date").is_null() & pl.col(f"{_EP}rejected").is_null()
+                ).get_column(ref.name)
+                if not unmatched.to_frame().select(clean(ref.name)).to_series().equals(unmatched):
+                    df = df.with_columns(clean(ref.name)).with_columns(_typed(ref))
+                    joined = _lookup_join(df, ref.name, lookup)
+            df = joined
+            for spec in schema.columns:
+                rules += [(spec.name, *rule) for rule in _episode_rules(spec)]
 
     df = df.with_columns(pl.all_horizontal(pl.col(c).is_null() for c in [*schema.names, *extra]).alias("__empty"))
     code = next((s for s in schema.columns if s.catalog_code), None)
@@ -500,9 +573,10 @@ def check_table(
             pl.col("min").map_elements(_fmt_number, return_dtype=pl.String).alias(f"{_CAT}min_text"),
             pl.col("max").map_elements(_fmt_number, return_dtype=pl.String).alias(f"{_CAT}max_text"),
         )
-        df = _lookup_join(df, code.name, cat)
-        for spec in schema.columns:
-            rules += [(spec.name, *rule) for rule in _catalog_rules(spec, code.name)]
+        if not _catalog_precheck(df, schema, code, cat):
+            df = _lookup_join(df, code.name, cat)
+            for spec in schema.columns:
+                rules += [(spec.name, *rule) for rule in _catalog_rules(spec, code.name)]
 
     # Each rule's flag over the rows, evaluated in parallel. A rule that reads only one column with
     # few distinct values is first evaluated on those values: when none breaks it, it is skipped;

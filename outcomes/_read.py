@@ -151,6 +151,22 @@ def _last_line_too_long(path: Path) -> bool:
     return len(last) > len(header)
 
 
+def read_header(path: Path) -> list[str] | None:
+    """The cleaned column names of a table file, read without reading its rows.
+
+    None when the header cannot be read here (a missing, empty, non-UTF-8 or broken file):
+    :func:`read_text_table` then reports the problem.
+    """
+    try:
+        if path.suffix.lower() == ".parquet":
+            return _clean_names(list(pl.read_parquet_schema(path)), path)
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), None)
+    except (OSError, UnicodeDecodeError, csv.Error, pl.exceptions.PolarsError):
+        return None
+    return None if not header else _clean_names(header, path)
+
+
 def read_text_table(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Read a CSV file as text columns, or a Parquet file with its types, plus ``row``.
 

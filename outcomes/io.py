@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from outcomes._checks import ISSUE_SCHEMA, WARNING_SCHEMA, Context, check_table, read_catalog
-from outcomes._read import ROW, DatasetError, read_text_table
+from outcomes._read import ROW, DatasetError, read_header, read_text_table
 from outcomes.schema import TABLES, builtin_catalog, load_table_schema
 
 __all__ = ["Dataset", "DatasetError", "LazyDataset", "read_dataset", "scan_dataset"]
@@ -115,6 +115,15 @@ def _find_table_file(folder: Path, name: str) -> Path:
     return candidates[0]
 
 
+def _require_columns(file: Path, name: str, columns: list[str]) -> None:
+    missing = [c for c in load_table_schema(name).required if c not in columns]
+    if missing:
+        raise DatasetError(
+            f"{file}: required column(s) {', '.join(missing)} missing "
+            f"(columns found: {', '.join(c for c in columns if c != ROW) or 'none'})"
+        )
+
+
 def read_dataset(path: str | Path, /) -> Dataset:
     """Read and validate a dataset folder.
 
@@ -142,43 +151,39 @@ def read_dataset(path: str | Path, /) -> Dataset:
 
     catalog = _dataset_catalog(folder)
 
-    raws: dict[str, pl.DataFrame] = {}
-    malformed: dict[str, pl.DataFrame] = {}
-    for name in TABLES:
-        file = _find_table_file(folder, name)
-        raw, bad = read_text_table(file)
-        schema = load_table_schema(name)
-        missing = [c for c in schema.required if c not in raw.columns]
-        if missing:
-            raise DatasetError(
-                f"{file}: required column(s) {', '.join(missing)} missing "
-                f"(columns found: {', '.join(c for c in raw.columns if c != ROW) or 'none'})"
-            )
-        raws[name], malformed[name] = raw, bad
+    files = {name: _find_table_file(folder, name) for name in TABLES}
+    for name, file in files.items():  # a missing column is found from the headers, before any large read
+        header = read_header(file)
+        if header is not None:
+            _require_columns(file, name, header)
 
+    # One table at a time: read, check, keep the accepted rows, free the rest before the next read.
     issues: list[pl.DataFrame] = []
     warnings: list[pl.DataFrame] = []
     accepted: dict[str, pl.DataFrame] = {}
+    n_read: dict[str, int] = {}
     context = Context(catalog=catalog)
-    n_read = {name: raws[name].height + malformed[name].height for name in TABLES}
     for name in TABLES:
-        checked = check_table(raws[name], load_table_schema(name), context)
+        raw, malformed = read_text_table(files[name])
+        _require_columns(files[name], name, raw.columns)
+        n_read[name] = raw.height + malformed.height
+        checked = check_table(raw, load_table_schema(name), context)
         accepted[name] = checked.accepted
-        bad = malformed[name].select(ROW, pl.lit("").alias("column"), pl.lit("malformed row").alias("rule"), "reason")
+        bad = malformed.select(ROW, pl.lit("").alias("column"), pl.lit("malformed row").alias("rule"), "reason")
         table_issues = pl.concat([checked.issues, bad.cast(ISSUE_SCHEMA)])  # type: ignore[arg-type]
         issues.append(table_issues.with_columns(pl.lit(name).alias("table")))
         warnings.append(checked.warnings.with_columns(pl.lit(name).alias("table")))
         if name == "episodes":
-            rejected_ids = raws[name].join(table_issues.select(ROW).unique(), on=ROW, how="semi")["episode_id"]
+            rejected_ids = raw.join(table_issues.select(ROW).unique(), on=ROW, how="semi")["episode_id"]
             rejected_ids = rejected_ids.cast(pl.String)
-            if "episode_id" in malformed[name].columns:  # rows with too many fields still name their episode
-                rejected_ids = pl.concat([rejected_ids, malformed[name]["episode_id"]])
+            if "episode_id" in malformed.columns:  # rows with too many fields still name their episode
+                rejected_ids = pl.concat([rejected_ids, malformed["episode_id"]])
             context = Context(
                 episodes=checked.accepted,
                 rejected_episode_ids=rejected_ids.str.strip_chars().drop_nulls(),
                 catalog=catalog,
             )
-        del raws[name], checked  # free each table's text copy as soon as it is checked
+        del raw, malformed, checked  # free each table's text copy as soon as it is checked
 
     rejected = (
         pl.concat(issues)

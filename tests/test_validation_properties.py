@@ -388,19 +388,25 @@ def dataset_outcome(ds: Dataset) -> tuple[object, ...]:
 def test_checking_distinct_values_gives_the_row_by_row_result(
     fmt: str, data: dict[str, list[dict[str, str]]], monkeypatch_module: pytest.MonkeyPatch
 ) -> None:
-    """Columns with few distinct values are checked once per value; which columns qualify is a
-    speed choice only. Forcing every text column through that path, and forcing none, must give
-    the same accepted rows, rejections and warnings."""
+    """The shortcuts of validation are speed choices only: columns with few distinct values are
+    checked once per value, catalog and episode rules are skipped when per-measure and per-episode
+    extremes pass, native Parquet columns are used as they are. Forcing every text column through
+    the distinct-value path, and forcing every row through every rule, must give the same accepted
+    rows, rejections and warnings as the default."""
     import outcomes._checks as checks
 
     outcomes = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = write(Path(tmp) / "ds", data, fmt)
-        for choose in (lambda df, names: list(names), lambda df, names: []):
-            monkeypatch_module.setattr(checks, "_few_distinct", choose)
-            outcomes.append(dataset_outcome(read_dataset(folder)))
+        monkeypatch_module.setattr(checks, "_few_distinct", lambda df, names: list(names))
+        outcomes.append(dataset_outcome(read_dataset(folder)))
+        monkeypatch_module.setattr(checks, "_few_distinct", lambda df, names: [])
+        monkeypatch_module.setattr(checks, "_catalog_precheck", lambda *args: False)
+        monkeypatch_module.setattr(checks, "_episode_precheck", lambda *args: False)
+        monkeypatch_module.setattr(checks, "_usable_as_is", lambda *args: [])
+        outcomes.append(dataset_outcome(read_dataset(folder)))
         monkeypatch_module.undo()
-        outcomes.append(dataset_outcome(read_dataset(folder)))  # the sampled choice
+        outcomes.append(dataset_outcome(read_dataset(folder)))  # the default choices
     assert outcomes[0] == outcomes[1] == outcomes[2]
 
 
