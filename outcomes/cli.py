@@ -108,22 +108,24 @@ def _check_group_columns(ds: Dataset, columns: list[str], option: str) -> None:
         raise UsageError(f"{option}: no episode column {', '.join(unknown)}; available: {', '.join(sorted(available))}")
 
 
-def _changes(ds: Dataset, args: argparse.Namespace) -> pl.DataFrame:
+def _changes(ds: Dataset, args: argparse.Namespace, *, lazy: bool = False) -> pl.DataFrame | pl.LazyFrame:
+    """Per-episode changes; lazily when only a summary of them is wanted (polars then builds only
+    the columns the summary reads and skips the sort of the long table)."""
     from outcomes.episodes import episode_changes
 
-    out = episode_changes(
+    return episode_changes(
         ds,
         baseline_window_days=args.baseline_window,
         per_technique=getattr(args, "per_technique", False),
+        lazy=lazy,
     )
-    assert isinstance(out, pl.DataFrame)
-    return out
 
 
 def _cmd_changes(args: argparse.Namespace) -> int:
     _check_suffix(args.out)
     ds = _read_for_analysis(args.dataset)
     changes = _changes(ds, args)
+    assert isinstance(changes, pl.DataFrame)
     path = write_table(changes, args.out)
     counts = changes["status"].value_counts().sort("status")
     detail = ", ".join(f"{n} {status}" for status, n in counts.iter_rows())
@@ -141,7 +143,7 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
     ds = _read_for_analysis(args.dataset)
     _check_group_columns(ds, by, "--by")
     summary = summarize(
-        _changes(ds, args),
+        _changes(ds, args, lazy=True),
         by=by,
         min_cell=args.min_cell,
         confidence_level=args.confidence_level,
