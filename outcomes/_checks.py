@@ -397,6 +397,23 @@ def _usable_as_is(df: pl.DataFrame, specs: list[ColumnSpec]) -> list[str]:
     return [spec.name for spec, refused in zip(candidates, found, strict=True) if not refused]
 
 
+def _extremes(specs: list[ColumnSpec]) -> list[pl.Expr]:
+    """Smallest and largest typed value of each column, as ``__lo_NAME`` and ``__hi_NAME``."""
+    return [pl.col(_t(s.name)).min().alias(f"__lo_{s.name}") for s in specs] + [
+        pl.col(_t(s.name)).max().alias(f"__hi_{s.name}") for s in specs
+    ]
+
+
+def _any_group_breaks(
+    df: pl.DataFrame, key: str, aggs: list[pl.Expr], lookup: pl.DataFrame, breaks: list[pl.Expr]
+) -> bool:
+    """Whether, per value of ``key`` as written (nulls left out), the aggregates joined to
+    ``lookup`` meet any of ``breaks``. Lazy, so only the columns the aggregates read are touched."""
+    per_key = df.lazy().filter(pl.col(key).is_not_null()).group_by(key).agg(aggs).collect()
+    per_key = per_key.join(lookup, on=key, how="left")
+    return bool(per_key.select(pl.any_horizontal([b.fill_null(False) for b in breaks]).any()).item())
+
+
 def _episode_precheck(df: pl.DataFrame, schema: TableSchema, ref: ColumnSpec, lookup: pl.DataFrame) -> bool:
     """True when no row can break an episode rule, decided from per-episode aggregates.
 
@@ -405,16 +422,11 @@ def _episode_precheck(df: pl.DataFrame, schema: TableSchema, ref: ColumnSpec, lo
     inside its episode, the per-row join and rules are skipped.
     """
     within = [s for s in schema.columns if s.within_episode]
-    aggs = [pl.col(_t(s.name)).min().alias(f"__lo_{s.name}") for s in within]
-    aggs += [pl.col(_t(s.name)).max().alias(f"__hi_{s.name}") for s in within]
-    per_episode = (df.lazy().filter(pl.col(ref.name).is_not_null()).group_by(ref.name).agg(aggs).collect()).join(
-        lookup, on=ref.name, how="left"
-    )
     start, end = pl.col(f"{_EP}start_date"), pl.col(f"{_EP}end_date")
     breaks = [start.is_null() | pl.col(f"{_EP}rejected").fill_null(False)]  # missing, rejected or not clean
     for s in within:
         breaks += [pl.col(f"__lo_{s.name}") < start, pl.col(f"__hi_{s.name}") > end]
-    return not per_episode.select(pl.any_horizontal([b.fill_null(False) for b in breaks]).any()).item()
+    return not _any_group_breaks(df, ref.name, _extremes(within), lookup, breaks)
 
 
 def _catalog_precheck(df: pl.DataFrame, schema: TableSchema, code: ColumnSpec, cat: pl.DataFrame) -> bool:
@@ -427,19 +439,15 @@ def _catalog_precheck(df: pl.DataFrame, schema: TableSchema, code: ColumnSpec, c
     """
     ranged = [s for s in schema.columns if s.catalog_range is not None]
     kinds = [s for s in schema.columns if s.only_for_kinds is not None]
-    aggs = [pl.col(_t(s.name)).min().alias(f"__lo_{s.name}") for s in ranged]
-    aggs += [pl.col(_t(s.name)).max().alias(f"__hi_{s.name}") for s in ranged]
-    aggs += [pl.col(s.name).is_not_null().any().alias(f"__has_{s.name}") for s in kinds]
-    per_code = df.lazy().filter(pl.col(code.name).is_not_null()).group_by(code.name).agg(aggs).collect()
-    per_code = per_code.join(cat, on=code.name, how="left")
+    aggs = _extremes(ranged) + [pl.col(s.name).is_not_null().any().alias(f"__has_{s.name}") for s in kinds]
     breaks = [pl.col(f"{_CAT}min").is_null()]  # a code not in the catalog (as the rule decides it)
     for s in ranged:
-        lo, hi = pl.col(f"__lo_{s.name}"), pl.col(f"__hi_{s.name}")
-        breaks.append((lo < pl.col(f"{_CAT}min")) | (hi > pl.col(f"{_CAT}max")))
+        breaks.append(
+            (pl.col(f"__lo_{s.name}") < pl.col(f"{_CAT}min")) | (pl.col(f"__hi_{s.name}") > pl.col(f"{_CAT}max"))
+        )
     for s in kinds:
-        allowed = list(s.only_for_kinds or ())
-        breaks.append(pl.col(f"__has_{s.name}") & ~pl.col(f"{_CAT}kind").is_in(allowed))
-    return not per_code.select(pl.any_horizontal([b.fill_null(False) for b in breaks]).any()).item()
+        breaks.append(pl.col(f"__has_{s.name}") & ~pl.col(f"{_CAT}kind").is_in(list(s.only_for_kinds or ())))
+    return not _any_group_breaks(df, code.name, aggs, cat, breaks)
 
 
 def check_table(
