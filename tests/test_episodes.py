@@ -192,6 +192,28 @@ def test_baseline_window_zero_only_accepts_the_start_date(tmp_path: Path) -> Non
     assert one_row(out, episode_id="E2")["status"] == "no_baseline"
 
 
+def test_dates_before_1970_come_back_unchanged(tmp_path: Path) -> None:
+    # Baseline and final dates are decoded from the (day, row) key; days before 1970-01-01 are
+    # negative, so the decoding must floor, not truncate. The expected dates are the input's.
+    folder = write_csvs(
+        tmp_path,
+        episodes=f"""
+            {EPISODES_HEADER}
+            E1,P1,neck_pain,1969-12-20,,,,
+        """,
+        measurements=f"""
+            {MEASUREMENTS_HEADER}
+            E1,1969-12-22,nprs,7,
+            E1,1970-01-02,nprs,5,
+            E1,1969-12-31,nprs,4,
+        """,
+    )
+    row = one_row(changes(folder), episode_id="E1")
+    assert (row["baseline"], row["baseline_date"]) == (7.0, dt.date(1969, 12, 22))
+    assert (row["final"], row["final_date"]) == (5.0, dt.date(1970, 1, 2))
+    assert row["duration_days"] == 11
+
+
 def test_ties_on_a_date_are_broken_by_file_order(tmp_path: Path) -> None:
     # E1 and E2 hold the same values on the same dates, in opposite file order. Within a date the
     # first row in the file is the baseline, the last row in the file is the final. The final-date
