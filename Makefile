@@ -23,8 +23,8 @@ notebooks: $(STAMP)
 
 # Regenerate the bundled demo dataset (2,000 episodes, seed 2026).
 demo-data: $(STAMP)
-	rm -rf outcomes/demo_data
-	$(BIN)/outcomes demo --out outcomes/demo_data --episodes 2000 --seed 2026 --format parquet
+	rm -rf outcomes/synth/demo_data
+	$(BIN)/outcomes demo --out outcomes/synth/demo_data --episodes 2000 --seed 2026 --format parquet
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

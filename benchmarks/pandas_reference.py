@@ -1,7 +1,7 @@
 """The outcome pipeline written with pandas + scipy, as a competent researcher would.
 
 A benchmark baseline for the package's polars pipeline: the same computation
-(``data-contract.md``, "Output: per-episode changes" and "Output: grouped
+(``docs/data-contract.md``, "Output: per-episode changes" and "Output: grouped
 summary"), vectorized with groupby / merge / transform and no Python loop over
 rows or episodes. The only loop over groups is the exact Wilcoxon p-value of
 small groups, where scipy needs each group's values (the package does the same).

@@ -1,26 +1,38 @@
 """outcomes: does manual therapy work in this clinic?
 
 Turns a clinic's episodes, treatments and measurements into per-episode
-change, grouped effect sizes and comparisons between techniques.
+change, grouped effect sizes, comparisons between techniques, funnel plots of
+clinics and therapists and a 97140 documentation check.
 
-The data flows one way: :func:`read_dataset` (validate) ->
-:func:`episode_changes` (per episode) -> :func:`summarize`,
-:func:`compare` and :func:`trajectories` (grouped statistics) -> charts and
-reports. Effect sizes on plain arrays are in :mod:`outcomes.effect_sizes`.
+The data flows one way through the subpackages, each a stage
+(``docs/architecture.md``):
+
+- :mod:`outcomes.contract`: the data contract in ``data_schemas/``;
+- :mod:`outcomes.ingest`: :func:`read_dataset` (validate), :func:`scan_dataset`;
+- :mod:`outcomes.episodes`: :func:`episode_changes` (stage 2, per episode);
+- :mod:`outcomes.aggregate`: per-group sufficient statistics (stage 3);
+- :mod:`outcomes.stats`: effect sizes, intervals and tests on arrays (stage 4);
+- :mod:`outcomes.analyses`: :func:`summarize`, :func:`compare`,
+  :func:`trajectories`, :func:`funnel` (stage 4, result tables);
+- :mod:`outcomes.audit`: :func:`documentation_check`;
+- :mod:`outcomes.synth`: synthetic data with known truth;
+- :mod:`outcomes.present`: charts, tables, the HTML report (stage 5).
 """
 
-from outcomes.compare import compare
+from outcomes.analyses import FunnelResult, compare, funnel, summarize, trajectories
+from outcomes.audit import documentation_check
 from outcomes.episodes import episode_changes
-from outcomes.io import Dataset, DatasetError, LazyDataset, read_dataset, scan_dataset
-from outcomes.summaries import summarize
-from outcomes.trajectories import trajectories
+from outcomes.ingest import Dataset, DatasetError, LazyDataset, read_dataset, scan_dataset
 
 __all__ = [
     "Dataset",
     "DatasetError",
+    "FunnelResult",
     "LazyDataset",
     "compare",
+    "documentation_check",
     "episode_changes",
+    "funnel",
     "read_dataset",
     "scan_dataset",
     "summarize",

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
-from outcomes._read import DatasetError
-from outcomes.io import Dataset, read_dataset
-from outcomes.schema import TABLES
+from outcomes.contract import TABLES
+from outcomes.ingest import Dataset, DatasetError, read_dataset
 
 __all__ = ["main", "write_table"]
 
@@ -134,7 +133,7 @@ def _cmd_changes(args: argparse.Namespace) -> int:
 
 
 def _cmd_summarize(args: argparse.Namespace) -> int:
-    from outcomes.summaries import summarize
+    from outcomes.analyses import summarize
 
     _check_suffix(args.out)
     by = _columns(args.by)
@@ -161,7 +160,7 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from outcomes.compare import compare
+    from outcomes.analyses import compare
 
     _check_suffix(args.out)
     within = _columns(args.within)
@@ -187,7 +186,7 @@ def _check_suffix(path: Path) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from outcomes.report import ReportError, build_report
+    from outcomes.present.report import ReportError, build_report
 
     try:
         build_report(args.dataset, args.out, min_cell=args.min_cell, progress=lambda line: print(line, flush=True))

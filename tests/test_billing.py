@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from outcomes import read_dataset
-from outcomes.billing import documentation_check, expected_timed_units, timed_codes
+from outcomes.audit import documentation_check
+from outcomes.contract import expected_timed_units, timed_codes
 
 EPISODES = """episode_id,patient_id,condition,start_date,clinic_id
 E1,P1,low_back_pain,2025-01-01,C1

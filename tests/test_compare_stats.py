@@ -25,7 +25,8 @@ from scipy import optimize
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
-from outcomes.compare import ancova_stats, compare
+from outcomes import compare
+from outcomes.stats import ancova_stats
 
 MEASURES = ("nprs", "odi")  # a 0-10 and a 0-100 scale
 # Techniques listed out of alphabetical order, so that a pair built in data order would come out reversed.

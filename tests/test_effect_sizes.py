@@ -1,4 +1,4 @@
-"""Tests of outcomes.effect_sizes against independent computations.
+"""Tests of outcomes.stats (effect sizes, intervals, tests) against independent computations.
 
 Every expected number comes from outside the module under test: scipy,
 numpy, statsmodels or the ``statistics`` module on the same data, a formula
@@ -25,7 +25,7 @@ from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
-from outcomes.effect_sizes import (
+from outcomes.stats import (
     EffectSize,
     cliffs_delta,
     cohens_d_av,

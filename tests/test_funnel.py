@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from outcomes import episode_changes, read_dataset
-from outcomes.funnel import binomial_limits, funnel
+from outcomes import episode_changes, funnel, read_dataset
+from outcomes.stats import binomial_limits
 from outcomes.synth import demo_dataset_path
 
 

@@ -7,9 +7,8 @@ import polars as pl
 import pytest
 from matplotlib.collections import LineCollection, PathCollection
 
-from outcomes import episode_changes, read_dataset, summarize, trajectories
-from outcomes.funnel import funnel
-from outcomes.plots import (
+from outcomes import episode_changes, funnel, read_dataset, summarize, trajectories
+from outcomes.present.plots import (
     PALETTE,
     plot_change_distribution,
     plot_forest,

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from outcomes.cli import main
-from outcomes.report import NOTEBOOKS, ReportError, _embedded_images, build_report, notebooks_dir
+from outcomes.present.report import NOTEBOOKS, ReportError, _embedded_images, build_report, notebooks_dir
 from outcomes.synth import make_demo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,8 +91,8 @@ def test_a_failing_notebook_stops_the_report(tmp_path: Path, monkeypatch: pytest
         "nbformat_minor": 5,
     }  # fmt: skip
     (nb_dir / "01_clinic_overview.ipynb").write_text(json.dumps(broken))
-    monkeypatch.setattr("outcomes.report.notebooks_dir", lambda: nb_dir)
-    monkeypatch.setattr("outcomes.report.NOTEBOOKS", ("01_clinic_overview",))
+    monkeypatch.setattr("outcomes.present.report.notebooks_dir", lambda: nb_dir)
+    monkeypatch.setattr("outcomes.present.report.NOTEBOOKS", ("01_clinic_overview",))
     out = tmp_path / "r.html"
     with pytest.raises(
         ReportError, match=r"notebook 01_clinic_overview failed: RuntimeError: boom \(in the cell that starts \"raise"

@@ -7,7 +7,8 @@ import json
 import polars as pl
 import pytest
 
-from outcomes.schema import TABLES, builtin_catalog, load_table_schema, schemas_dir, vocabulary
+from outcomes.contract import TABLES, load_table_schema, schemas_dir, vocabulary
+from outcomes.ingest import builtin_catalog
 
 CONTRACT_COLUMNS = {
     # ../shared/design/data-contract.md, "Input: a dataset"

@@ -52,7 +52,7 @@ def _changes_frame(seed: int = 0) -> pl.DataFrame:
 
 
 def _nct_limits(t: float, df: float, level: float = 0.95) -> tuple[float, float]:
-    """Reference noncentral-t inversion with brentq (independent of outcomes.effect_sizes)."""
+    """Reference noncentral-t inversion with brentq (independent of outcomes.stats)."""
 
     def f(ncp: float, target: float) -> float:
         return float(stats.nct.cdf(t, df, ncp)) - target
@@ -271,7 +271,7 @@ def test_bundled_demo_recovers_the_true_effects() -> None:
 
 def test_seed_independent_truth_is_recovered_by_a_large_draw() -> None:
     demo = make_demo(30000, seed=8)
-    from outcomes.io import Dataset
+    from outcomes.ingest import Dataset
 
     ds = Dataset(
         episodes=demo.episodes.with_row_index("row", offset=2).with_columns(pl.col("row").cast(pl.Int64)),

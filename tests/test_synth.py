@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 
 from outcomes import read_dataset
-from outcomes.schema import vocabulary
-from outcomes.synth import _units_8_minute_rule, demo_dataset_path, make_demo, write_demo
+from outcomes.contract import vocabulary
+from outcomes.synth import demo_dataset_path, make_demo, write_demo
+from outcomes.synth.generator import _units_8_minute_rule
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 
 from outcomes import episode_changes, read_dataset, summarize
-from outcomes.schema import builtin_catalog
+from outcomes.ingest import builtin_catalog
+from outcomes.present.tables import HtmlTable, html_table, key_figures_table, measures_table, summary_table
 from outcomes.synth import demo_dataset_path
-from outcomes.tables import HtmlTable, html_table, key_figures_table, measures_table, summary_table
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_html_is_escaped_and_text_form_readable() -> None:
 
 
 def test_rounding_to_zero_drops_the_sign() -> None:
-    from outcomes.tables import _num
+    from outcomes.present.tables import _num
 
     assert _num(-0.04) == "0.0"
     assert _num(-0.05, 2) == "-0.05"

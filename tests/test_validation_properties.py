@@ -393,17 +393,17 @@ def test_checking_distinct_values_gives_the_row_by_row_result(
     extremes pass, native Parquet columns are used as they are. Forcing every text column through
     the distinct-value path, and forcing every row through every rule, must give the same accepted
     rows, rejections and warnings as the default."""
-    import outcomes._checks as checks
+    from outcomes.ingest.validate import _shortcuts as checks
 
     outcomes = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = write(Path(tmp) / "ds", data, fmt)
-        monkeypatch_module.setattr(checks, "_few_distinct", lambda df, names: list(names))
+        monkeypatch_module.setattr(checks, "few_distinct", lambda df, names: list(names))
         outcomes.append(dataset_outcome(read_dataset(folder)))
-        monkeypatch_module.setattr(checks, "_few_distinct", lambda df, names: [])
-        monkeypatch_module.setattr(checks, "_catalog_precheck", lambda *args: False)
-        monkeypatch_module.setattr(checks, "_episode_precheck", lambda *args: False)
-        monkeypatch_module.setattr(checks, "_usable_as_is", lambda *args: [])
+        monkeypatch_module.setattr(checks, "few_distinct", lambda df, names: [])
+        monkeypatch_module.setattr(checks, "catalog_precheck", lambda *args: False)
+        monkeypatch_module.setattr(checks, "episode_precheck", lambda *args: False)
+        monkeypatch_module.setattr(checks, "usable_as_is", lambda *args: [])
         outcomes.append(dataset_outcome(read_dataset(folder)))
         monkeypatch_module.undo()
         outcomes.append(dataset_outcome(read_dataset(folder)))  # the default choices

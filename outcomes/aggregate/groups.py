@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
+__all__ = ["GROUP_STAT_COLUMNS", "group_columns", "group_statistics"]
+
 GROUP_STAT_COLUMNS = (
     "n",
     "n_incomplete",
@@ -39,8 +41,16 @@ GROUP_STAT_COLUMNS = (
     "has_ties",
 )
 
-EXACT_WILCOXON_MAX_N = 50
-"""Groups up to this size without ties or zeros get an exact Wilcoxon p-value (as scipy's ``method='auto'``)."""
+
+def group_columns(by: str | Sequence[str], /) -> list[str]:
+    """The group columns named by ``by``: one column name or a sequence of them; ``()`` for none.
+
+    Examples
+    --------
+    >>> group_columns("condition"), group_columns(("condition", "technique")), group_columns(())
+    (['condition'], ['condition', 'technique'], [])
+    """
+    return [by] if isinstance(by, str) else list(by)
 
 
 def group_statistics(

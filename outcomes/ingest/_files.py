@@ -13,15 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
-ROW = "row"
-
-
-class DatasetError(Exception):
-    """A dataset, or one of its files, cannot be read at all.
-
-    The message names the file and the problem; the command line prints it and
-    exits with status 2.
-    """
+from outcomes.contract import ROW
+from outcomes.ingest.errors import DatasetError
 
 
 def _clean_names(names: list[str], path: Path) -> list[str]:

@@ -3,7 +3,7 @@
 Dataframe expressions only (filters, joins, group aggregates): no Python loop
 over episodes, so the stage stays lazy until the caller collects it.
 
-Rules (``data-contract.md``, "Output: per-episode changes"):
+Rules (``docs/data-contract.md``, "Output: per-episode changes"):
 
 - ``baseline``: the first value on or after the episode's ``start_date`` and
   at most ``baseline_window_days`` after it.
@@ -21,12 +21,16 @@ Rules (``data-contract.md``, "Output: per-episode changes"):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Literal, overload
+
 import polars as pl
 
-from outcomes._read import ROW
-from outcomes.io import Dataset, LazyDataset
+from outcomes.contract import ROW
+from outcomes.episodes.techniques import primary_technique
+from outcomes.ingest import Dataset, LazyDataset
 
-__all__ = ["CHANGE_COLUMNS", "STATUSES", "episode_changes", "primary_technique"]
+__all__ = ["CHANGE_COLUMNS", "STATUSES", "check_changes", "episode_changes"]
 
 STATUSES: tuple[str, ...] = ("complete", "no_baseline", "no_followup")
 """Values of ``status``: complete, no baseline in the window, or no value after the baseline."""
@@ -54,49 +58,64 @@ _ROW_SPAN = 1 << 32  # rows per day in the (day, row) ordering key: row numbers 
 _SERIES = ["episode_id", "measure", "side"]
 
 
-def primary_technique(treatments: pl.DataFrame | pl.LazyFrame, /) -> pl.LazyFrame:
-    """The primary technique of each episode that has treatments.
+def check_changes(changes: pl.DataFrame | pl.LazyFrame, needed: Sequence[str], /) -> None:
+    """Raise ValueError naming the columns of ``needed`` that ``changes`` lacks.
 
-    The technique with the most total minutes across the episode's treatments
-    (a missing ``minutes`` counts as 0); ties are broken by the earliest first
-    use (``visit_date``), then by the technique's name.
-
-    Returns
-    -------
-    polars.LazyFrame
-        ``episode_id``, ``technique``.
-
-    Examples
-    --------
-    >>> import datetime as dt
-    >>> t = pl.DataFrame({
-    ...     "episode_id": ["E1", "E1", "E1", "E2"],
-    ...     "visit_date": [dt.date(2025, 1, d) for d in (2, 2, 9, 3)],
-    ...     "technique": ["therapeutic_exercise", "joint_mobilization", "joint_mobilization", "iastm"],
-    ...     "minutes": [25, 15, 15, None],
-    ... })
-    >>> primary_technique(t).collect().sort("episode_id")["technique"].to_list()
-    ['joint_mobilization', 'iastm']
+    The analyses call it first, so that a frame that is not the output of
+    :func:`episode_changes` (or a group column that is not an episode column)
+    gets a message instead of a polars error.
     """
-    return (
-        treatments.lazy()
-        .group_by("episode_id", "technique")
-        .agg(
-            pl.col("minutes").fill_null(0).sum().alias("__minutes"),
-            pl.col("visit_date").min().alias("__first_use"),
+    names = changes.collect_schema().names()
+    missing = [c for c in needed if c not in names]
+    if missing:
+        raise ValueError(
+            f"changes lacks column(s) {', '.join(missing)}; pass the output of episode_changes() "
+            "and group by its columns"
         )
-        .group_by("episode_id")
-        .agg(
-            pl.col("technique")
-            .sort_by("__minutes", "__first_use", "technique", descending=[True, False, False])
-            .first()
-        )
-    )
 
 
 def _at_least(value: pl.Expr, threshold: pl.Expr) -> pl.Expr:
     """``value >= threshold`` with a floating-point tolerance; null where either is null."""
     return value >= threshold - _TOL * (1.0 + threshold.abs())
+
+
+@overload
+def episode_changes(
+    dataset: Dataset | LazyDataset,
+    /,
+    *,
+    baseline_window_days: int = ...,
+    min_followup_days: int = ...,
+    respect_end_date: bool = ...,
+    per_technique: bool = ...,
+    lazy: Literal[False] = ...,
+) -> pl.DataFrame: ...
+
+
+@overload
+def episode_changes(
+    dataset: Dataset | LazyDataset,
+    /,
+    *,
+    baseline_window_days: int = ...,
+    min_followup_days: int = ...,
+    respect_end_date: bool = ...,
+    per_technique: bool = ...,
+    lazy: Literal[True],
+) -> pl.LazyFrame: ...
+
+
+@overload
+def episode_changes(
+    dataset: Dataset | LazyDataset,
+    /,
+    *,
+    baseline_window_days: int = ...,
+    min_followup_days: int = ...,
+    respect_end_date: bool = ...,
+    per_technique: bool = ...,
+    lazy: bool,
+) -> pl.DataFrame | pl.LazyFrame: ...
 
 
 def episode_changes(

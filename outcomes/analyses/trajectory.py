@@ -1,9 +1,10 @@
-"""Trajectories: a measure's mean by week since the episode started, per group.
+"""Stage 4: trajectories, a measure's mean by week since the episode started, per group.
 
-Each episode contributes at most one value per week (its last value that
-week, ordered by date and then row), so an episode measured at every visit
-does not outweigh one measured weekly. Week 0 is days 0-6 after
-``start_date``. Values before the start date are left out.
+The weekly values come from :func:`outcomes.episodes.weekly_values`: each
+episode contributes at most one value per week (its last value that week),
+so an episode measured at every visit does not outweigh one measured weekly.
+Week 0 is days 0-6 after ``start_date``; values before the start date are
+left out.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from outcomes._read import ROW
-from outcomes.effect_sizes import mean_interval_stats
-from outcomes.episodes import primary_technique
-from outcomes.io import Dataset
+from outcomes.aggregate import group_columns
+from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
+from outcomes.episodes import weekly_values
+from outcomes.ingest import Dataset
+from outcomes.stats import mean_interval_stats
 
 __all__ = ["TRAJECTORY_COLUMNS", "trajectories"]
 
@@ -39,7 +41,7 @@ def trajectories(
     *,
     measure: str | Sequence[str] = "nprs",
     by: str | Sequence[str] = ("condition", "technique"),
-    min_cell: int = 11,
+    min_cell: int = DEFAULT_MIN_CELL,
     confidence_level: float = 0.95,
 ) -> pl.DataFrame:
     """Mean of a measure by week since the start of the episode, per group.
@@ -73,30 +75,15 @@ def trajectories(
     >>> tr.filter(week=0).select("n_episodes").item() > 1000
     True
     """
-    if min_cell < 1:
-        raise ValueError("min_cell must be at least 1")
+    check_min_cell(min_cell)
     measures = [measure] if isinstance(measure, str) else list(measure)
     unknown = sorted(set(measures) - set(dataset.catalog["code"].to_list()))
     if unknown:
         raise ValueError(f"unknown measure(s) {', '.join(unknown)}; see the measure catalog")
-    by_cols = [by] if isinstance(by, str) else list(by)
-    episodes = (
-        dataset.episodes.lazy().drop(ROW).join(primary_technique(dataset.treatments), on="episode_id", how="left")
-    )
-    names = episodes.collect_schema().names()
-    missing = [c for c in by_cols if c not in names]
-    if missing:
-        raise ValueError(f"no episode column(s) {', '.join(missing)}")
-
+    by_cols = group_columns(by)
     keys = [*by_cols, "measure", "side"]
     weekly = (
-        dataset.measurements.lazy()
-        .filter(pl.col("measure").is_in(measures))
-        .join(episodes.select("episode_id", "start_date", *by_cols), on="episode_id", how="inner")
-        .with_columns(((pl.col("measured_on") - pl.col("start_date")).dt.total_days() // 7).alias("week"))
-        .filter(pl.col("week") >= 0)
-        .group_by([*keys, "episode_id", "week"])
-        .agg(pl.col("value").sort_by(["measured_on", ROW]).last())
+        weekly_values(dataset, measures=measures, by=by_cols)
         .group_by([*keys, "week"])
         .agg(
             pl.len().cast(pl.Int64).alias("n_episodes"),
@@ -117,10 +104,5 @@ def trajectories(
         pl.Series("ci_low", lo, nan_to_null=True),
         pl.Series("ci_high", hi, nan_to_null=True),
         pl.Series("suppressed", suppressed),
-    ).with_columns(
-        [
-            pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(c)).alias(c)
-            for c in ("mean", "sd", "ci_low", "ci_high")
-        ]
-    )
+    ).with_columns(suppress(["mean", "sd", "ci_low", "ci_high"]))
     return out.select(*by_cols, *TRAJECTORY_COLUMNS)

@@ -1,4 +1,4 @@
-"""Stage 1: read a dataset folder and validate it against the data contract.
+"""Stage 1: read a dataset folder and validate it against the data contract (``docs/data-contract.md``).
 
 A dataset is a folder with ``episodes``, ``treatments`` and ``measurements``,
 each as ``.csv`` or ``.parquet``, and optionally a ``measures.csv`` that adds
@@ -23,11 +23,13 @@ from pathlib import Path
 
 import polars as pl
 
-from outcomes._checks import ISSUE_SCHEMA, WARNING_SCHEMA, Context, check_table, read_catalog
-from outcomes._read import ROW, DatasetError, read_header, read_text_table
-from outcomes.schema import TABLES, builtin_catalog, load_table_schema
+from outcomes.contract import ROW, TABLES, load_table_schema
+from outcomes.ingest._files import read_header, read_text_table
+from outcomes.ingest.catalog import dataset_catalog
+from outcomes.ingest.errors import DatasetError
+from outcomes.ingest.validate import ISSUE_SCHEMA, WARNING_SCHEMA, Context, check_table
 
-__all__ = ["Dataset", "DatasetError", "LazyDataset", "read_dataset", "scan_dataset"]
+__all__ = ["Dataset", "read_dataset"]
 
 
 @dataclass(frozen=True)
@@ -100,12 +102,6 @@ class Dataset:
         return self.rejected.height == 0
 
 
-def _dataset_catalog(folder: Path) -> pl.DataFrame:
-    """The built-in measure catalog, with the dataset's own measures.csv over it where there is one."""
-    custom = folder / "measures.csv"
-    return read_catalog(custom, base=builtin_catalog()) if custom.is_file() else builtin_catalog()
-
-
 def _find_table_file(folder: Path, name: str) -> Path:
     candidates = [p for p in (folder / f"{name}.csv", folder / f"{name}.parquet") if p.is_file()]
     if not candidates:
@@ -149,7 +145,7 @@ def read_dataset(path: str | Path, /) -> Dataset:
     if not folder.is_dir():
         raise DatasetError(f"{folder}: not a folder; a dataset is a folder with episodes, treatments and measurements")
 
-    catalog = _dataset_catalog(folder)
+    catalog = dataset_catalog(folder)
 
     files = {name: _find_table_file(folder, name) for name in TABLES}
     for name, file in files.items():  # a missing column is found from the headers, before any large read
@@ -203,100 +199,4 @@ def read_dataset(path: str | Path, /) -> Dataset:
         catalog=catalog,
         n_read=n_read,
         path=folder,
-    )
-
-
-@dataclass(frozen=True)
-class LazyDataset:
-    """A dataset scanned lazily for larger-than-memory work: no validation.
-
-    Attributes
-    ----------
-    episodes, treatments, measurements : polars.LazyFrame
-        The tables as scanned, typed as the schemas say, with ``row`` (the
-        position across the table's files, in sorted file order, from 2).
-    catalog : polars.DataFrame
-        The measure catalog in force.
-    files : dict
-        The files read per table.
-    """
-
-    episodes: pl.LazyFrame
-    treatments: pl.LazyFrame
-    measurements: pl.LazyFrame
-    catalog: pl.DataFrame
-    files: dict[str, list[Path]]
-
-
-def _table_files(folder: Path, name: str) -> list[Path]:
-    """``NAME.parquet`` / ``NAME.csv``, ``NAME/*.parquet`` / ``NAME/*.csv``, or ``*/NAME.parquet`` / ``*/NAME.csv``."""
-    for suffix in ("parquet", "csv"):
-        single = folder / f"{name}.{suffix}"
-        if single.is_file():
-            return [single]
-    for suffix in ("parquet", "csv"):
-        parts = sorted((folder / name).glob(f"*.{suffix}")) if (folder / name).is_dir() else []
-        if parts:
-            return parts
-        parts = sorted(folder.glob(f"*/{name}.{suffix}"))
-        if parts:
-            return parts
-    raise DatasetError(f"{folder}: no {name}.parquet, {name}.csv, {name}/*.parquet or */{name}.parquet found")
-
-
-def scan_dataset(path: str | Path, /) -> LazyDataset:
-    """Scan a large, already validated dataset lazily, possibly split into many files.
-
-    For registries that outgrow memory: the tables are not read, only
-    scanned, so :func:`outcomes.episode_changes` with ``lazy=True`` and the
-    group statistics can run on polars' streaming engine. A table may be one
-    file (``episodes.parquet``), a folder of files (``episodes/part-0.parquet``,
-    ...), or one file per subfolder (``clinic_a/episodes.parquet``,
-    ``clinic_b/episodes.parquet``, ...); its files are read as one table, in
-    sorted order. Every file of a table must have the same format and columns.
-
-    Nothing is validated: run :func:`read_dataset` (or ``outcomes validate``)
-    on each part first. Use :func:`read_dataset` whenever the data fit in
-    memory.
-    """
-    folder = Path(path)
-    if not folder.is_dir():
-        raise DatasetError(f"{folder}: not a folder")
-    catalog = _dataset_catalog(folder)
-    frames: dict[str, pl.LazyFrame] = {}
-    files: dict[str, list[Path]] = {}
-    for name in TABLES:
-        paths = _table_files(folder, name)
-        schema = load_table_schema(name)
-        if paths[0].suffix == ".parquet":
-            lf = pl.scan_parquet(paths, row_index_name=ROW, row_index_offset=2)
-        else:
-            lf = pl.scan_csv(paths, infer_schema=False, row_index_name=ROW, row_index_offset=2)
-        names = lf.collect_schema().names()
-        missing = [c for c in schema.required if c not in names]
-        if missing:
-            raise DatasetError(f"{paths[0]}: required column(s) {', '.join(missing)} missing")
-        casts = []
-        for spec in schema.columns:
-            if spec.name not in names:
-                casts.append(pl.lit(None, dtype=spec.dtype).alias(spec.name))
-            elif spec.type == "date":
-                col = pl.col(spec.name)
-                casts.append(
-                    (
-                        col.str.to_date("%Y-%m-%d")
-                        if lf.collect_schema()[spec.name] == pl.String
-                        else col.cast(pl.Date)
-                    ).alias(spec.name)
-                )
-            else:
-                casts.append(pl.col(spec.name).cast(spec.dtype).alias(spec.name))
-        frames[name] = lf.with_columns(pl.col(ROW).cast(pl.Int64), *casts)
-        files[name] = paths
-    return LazyDataset(
-        episodes=frames["episodes"],
-        treatments=frames["treatments"],
-        measurements=frames["measurements"],
-        catalog=catalog,
-        files=files,
     )

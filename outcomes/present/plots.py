@@ -2,7 +2,7 @@
 
 No function here computes a statistic: intervals, rates, limits and counts
 come from :func:`outcomes.summarize`, :func:`outcomes.trajectories`,
-:func:`outcomes.funnel.funnel` and :func:`outcomes.episode_changes`.
+:func:`outcomes.funnel` and :func:`outcomes.episode_changes`.
 Reference lines (MCID, MDC, normal values) come from the measure catalog.
 
 Every chart has a title, axis labels with units, and shows n. Colours are the
@@ -22,8 +22,8 @@ import polars as pl
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 
-from outcomes.funnel import FunnelResult, _level_name
-from outcomes.schema import builtin_catalog
+from outcomes.analyses import FunnelResult, level_suffix
+from outcomes.ingest import builtin_catalog
 
 __all__ = [
     "PALETTE",
@@ -384,13 +384,13 @@ def plot_funnel(
     pct = 100.0 if result.metric == "responder_rate" else 1.0
     styles = ["--", ":"]
     for i, level in enumerate(result.levels):
-        name = _level_name(level)
+        name = level_suffix(level)
         ls = styles[i % 2]
         ax.plot(n, lim[f"lower_{name}"].to_numpy() * pct, color=_GREY, ls=ls, lw=1, label=f"{level * 100:g}% limits")
         ax.plot(n, lim[f"upper_{name}"].to_numpy() * pct, color=_GREY, ls=ls, lw=1)
     ax.axhline(result.target * pct, color="black", lw=1, label=f"overall {result.target * pct:.1f}")
     shown = result.units.filter(~pl.col("suppressed"))
-    outer = f"outside_{_level_name(result.levels[-1])}"
+    outer = f"outside_{level_suffix(result.levels[-1])}"
     colours = [PALETTE[5] if flag else PALETTE[0] for flag in shown[outer].to_list()]
     ax.scatter(shown["n"].to_numpy(), shown["value"].to_numpy() * pct, c=colours, s=36, zorder=3)
     if label_outliers:

@@ -1,4 +1,4 @@
-"""Synthetic datasets in the data contract, with known true effects.
+"""Synthetic datasets in the data contract (``docs/data-contract.md``), with known true effects.
 
 :func:`make_demo` draws a realistic, entirely synthetic clinic network:
 several clinics and therapists (with therapist effects), the conditions and
@@ -22,6 +22,7 @@ are produced (``E000001``, ``P000001``, ``C01``, ``T01``).
 
 Examples
 --------
+>>> from outcomes.synth import make_demo
 >>> demo = make_demo(200, seed=1)
 >>> demo.episodes.height
 200
@@ -38,6 +39,8 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
+
+from outcomes.contract import billing_rules, expected_timed_units, vocabulary
 
 __all__ = ["DemoData", "demo_dataset_path", "make_demo", "write_demo"]
 
@@ -342,8 +345,6 @@ def _units_8_minute_rule(minutes: np.ndarray) -> np.ndarray:
     service first gets its whole 15-minute units, and the units left over go to
     the services with the most remaining minutes.
     """
-    from outcomes.billing import billing_rules, expected_timed_units
-
     unit = int(billing_rules()["eight_minute_rule"]["unit_minutes"])
     total_units = expected_timed_units(minutes.sum(axis=1))
     full = minutes // unit
@@ -488,8 +489,6 @@ def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026) -> DemoData:
     )  # fmt: skip
     # manual techniques are billed together under 97140: units per CPT code, not per technique
     units_by_code = _units_8_minute_rule(np.stack([minutes[:, 0] + minutes[:, 2], minutes[:, 1]], axis=1))
-    from outcomes.schema import vocabulary
-
     techs = vocabulary("techniques")
     cpt_of = dict(zip(techs["code"].to_list(), techs["cpt_code"].to_list(), strict=True))
     second_tech = np.where(

@@ -1,4 +1,4 @@
-"""Stage 4: the 97140 documentation check.
+"""Audit: the 97140 documentation check, per group.
 
 For clinics billing manual therapy (CPT 97140, a timed code) this checks what
 an auditor reads in the treatment notes (Medicare Benefit Policy Manual ch. 15
@@ -11,19 +11,16 @@ timed comes from the technique vocabulary.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from functools import cache
-from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import polars as pl
 
-from outcomes.io import Dataset
-from outcomes.schema import schemas_dir, vocabulary
+from outcomes.aggregate import group_columns
+from outcomes.analyses.suppression import DEFAULT_MIN_CELL, suppress
+from outcomes.contract import billing_rules, eight_minute_units, timed_codes
+from outcomes.ingest import Dataset
 
-__all__ = ["DOCUMENTATION_COLUMNS", "billing_rules", "documentation_check", "expected_timed_units", "timed_codes"]
+__all__ = ["DOCUMENTATION_COLUMNS", "documentation_check"]
 
 DOCUMENTATION_COLUMNS: tuple[str, ...] = (
     "n_manual_rows",
@@ -39,46 +36,12 @@ DOCUMENTATION_COLUMNS: tuple[str, ...] = (
 """Columns after the group columns."""
 
 
-@cache
-def billing_rules() -> dict[str, Any]:
-    """The contents of ``data_schemas/billing.json``."""
-    rules: dict[str, Any] = json.loads((schemas_dir() / "billing.json").read_text("utf-8"))
-    return rules
-
-
-def timed_codes() -> list[str]:
-    """CPT codes billed in timed units, from the technique vocabulary."""
-    tech = vocabulary("techniques").filter(pl.col("timed") == "true")
-    return sorted({code for codes in tech["cpt_code"] for code in codes.split(";")})
-
-
-def expected_timed_units(total_minutes: npt.ArrayLike) -> npt.NDArray[np.int64]:
-    """Timed units for a visit's total timed minutes under the CMS 8-minute rule.
-
-    Examples
-    --------
-    >>> expected_timed_units([7, 8, 22, 23, 37, 38, 52, 53]).tolist()
-    [0, 1, 1, 2, 2, 3, 3, 4]
-    """
-    rule = billing_rules()["eight_minute_rule"]
-    low, unit = int(rule["minimum_minutes"]), int(rule["unit_minutes"])
-    t = np.asarray(total_minutes, dtype=np.int64)
-    out: npt.NDArray[np.int64] = np.where(t < low, 0, 1 + (t - low) // unit)
-    return out
-
-
-def _expected_units_expr(total: pl.Expr) -> pl.Expr:
-    rule = billing_rules()["eight_minute_rule"]
-    low, unit = int(rule["minimum_minutes"]), int(rule["unit_minutes"])
-    return pl.when(total < low).then(0).otherwise(1 + (total - low) // unit)
-
-
 def documentation_check(
     dataset: Dataset,
     /,
     *,
     by: str | Sequence[str] = ("clinic_id",),
-    min_cell: int = 11,
+    min_cell: int = DEFAULT_MIN_CELL,
 ) -> pl.DataFrame:
     """Documentation and billing consistency of manual therapy (97140) per group.
 
@@ -113,7 +76,7 @@ def documentation_check(
     >>> 0.9 < doc["units_consistent_rate"].item() < 1.0
     True
     """
-    by_cols = [by] if isinstance(by, str) else list(by)
+    by_cols = group_columns(by)
     manual = billing_rules()["manual_therapy_cpt"]
     episodes = dataset.episodes.lazy().select("episode_id", *by_cols)
     treatments = dataset.treatments.lazy().join(episodes, on="episode_id", how="inner")
@@ -125,7 +88,7 @@ def documentation_check(
             pl.col("units").sum().alias("__units"),
             (pl.col("minutes").is_null() | pl.col("units").is_null()).any().alias("__gap"),
         )
-        .with_columns(_expected_units_expr(pl.col("__minutes")).alias("__expected"))
+        .with_columns(eight_minute_units(pl.col("__minutes")).alias("__expected"))
     )
     checked = ~pl.col("__gap")
     per_visit = visits.group_by(by_cols or pl.lit(1).alias("__all")).agg(
@@ -152,12 +115,7 @@ def documentation_check(
             (pl.col("__consistent") / pl.col("n_visits_checked")).alias("units_consistent_rate"),
         )
         .with_columns((pl.col("n_visits") < min_cell).alias("suppressed"))
-        .with_columns(
-            [
-                pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(c)).alias(c)
-                for c in ("minutes_recorded_rate", "body_region_recorded_rate", "units_consistent_rate")
-            ]
-        )
+        .with_columns(suppress(["minutes_recorded_rate", "body_region_recorded_rate", "units_consistent_rate"]))
         .select(*by_cols, *DOCUMENTATION_COLUMNS)
     )
     return out.sort(by_cols, nulls_last=False).collect() if by_cols else out.collect()

@@ -1,4 +1,4 @@
-"""Stage 4: the grouped summary (``data-contract.md``, "Output: grouped summary").
+"""Stage 4: the grouped summary (``docs/data-contract.md``, "Output: grouped summary").
 
 One row per group x measure (x side). Only complete episodes enter the
 statistics; ``n_incomplete`` counts the others. Groups with fewer than
@@ -24,11 +24,20 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
-from outcomes._aggregate import EXACT_WILCOXON_MAX_N, group_statistics
-from outcomes.effect_sizes import g_av_stats, mean_interval_stats, srm_stats, wilson_interval
-from outcomes.io import Dataset
+from outcomes.aggregate import group_columns, group_statistics
+from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
+from outcomes.episodes import check_changes
+from outcomes.ingest import Dataset
+from outcomes.stats import (
+    EXACT_WILCOXON_MAX_N,
+    bca_mean_intervals,
+    g_av_stats,
+    mean_interval_stats,
+    srm_stats,
+    wilcoxon_signed_rank_stats,
+    wilson_interval,
+)
 
 __all__ = ["SUMMARY_COLUMNS", "overview", "primary_measure", "summarize"]
 
@@ -72,64 +81,22 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 _STAT_COLUMNS = [c for c in SUMMARY_COLUMNS if c not in ("n", "n_incomplete", "suppressed")]
 
 
-def _check_changes(changes: pl.DataFrame | pl.LazyFrame, needed: Sequence[str]) -> None:
-    names = changes.collect_schema().names()
-    missing = [c for c in needed if c not in names]
-    if missing:
-        raise ValueError(
-            f"changes lacks column(s) {', '.join(missing)}; pass the output of episode_changes() "
-            "and group by its columns"
-        )
-
-
 def _wilcoxon(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Wilcoxon signed-rank p-values (two-sided) from the stage-3 pieces, vectorized where possible."""
+    """Wilcoxon signed-rank p-values of the groups, exact for small groups without ties or zeros."""
     nz = frame["n_nonzero"].to_numpy().astype(float)
-    w_plus = frame["w_plus"].to_numpy()
-    tie = frame["tie_term"].to_numpy()
-    mean = nz * (nz + 1) / 4
-    var = nz * (nz + 1) * (2 * nz + 1) / 24 - tie / 48
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = (w_plus - mean) / np.sqrt(var)
-        p = np.where(var > 0, 2 * stats.norm.sf(np.abs(z)), np.nan)
-    method = np.array(["asymptotic" if np.isfinite(x) else None for x in p], dtype=object)
     exact = (
         (frame["n"].to_numpy() <= EXACT_WILCOXON_MAX_N)
         & (frame["n_zero"].to_numpy() == 0)
         & ~frame["has_ties"].to_numpy()
         & (nz >= 1)
     )
+    samples: list[np.ndarray | None] = [None] * frame.height
     if "values" in frame.columns:
-        for i in np.flatnonzero(exact):  # small groups only: at most 50 values each
-            values = frame["values"][int(i)]
-            p[i] = stats.wilcoxon(values.to_numpy(), method="exact").pvalue
-            method[i] = "exact"
-    return p, method
-
-
-def _bootstrap(
-    frame: pl.DataFrame, ok: np.ndarray, *, confidence_level: float, n_resamples: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """BCa intervals of the mean improvement, one scipy call per group (each vectorized over resamples)."""
-    lo = np.full(frame.height, np.nan)
-    hi = np.full(frame.height, np.nan)
-    children = rng.spawn(frame.height)
-    for i in np.flatnonzero(ok):
-        values = frame["values"][int(i)].to_numpy()
-        if np.ptp(values) == 0:  # a degenerate sample: every resample has the same mean
-            lo[i] = hi[i] = values[0]
-            continue
-        res = stats.bootstrap(
-            (values,),
-            np.mean,
-            n_resamples=n_resamples,
-            confidence_level=confidence_level,
-            method="BCa",
-            vectorized=True,
-            rng=children[i],
-        )
-        lo[i], hi[i] = res.confidence_interval.low, res.confidence_interval.high
-    return lo, hi
+        for i in np.flatnonzero(exact):  # small groups only: at most EXACT_WILCOXON_MAX_N values each
+            samples[int(i)] = frame["values"][int(i)].to_numpy()
+    return wilcoxon_signed_rank_stats(
+        frame["w_plus"].to_numpy(), nz, frame["tie_term"].to_numpy(), exact_samples=samples
+    )
 
 
 def summarize(
@@ -137,7 +104,7 @@ def summarize(
     /,
     *,
     by: str | Sequence[str] = ("condition", "technique"),
-    min_cell: int = 11,
+    min_cell: int = DEFAULT_MIN_CELL,
     confidence_level: float = 0.95,
     bootstrap: bool = False,
     n_resamples: int = 2000,
@@ -190,13 +157,12 @@ def summarize(
     """
     if not 0 < confidence_level < 1:
         raise ValueError("confidence_level must be between 0 and 1")
-    if min_cell < 1:
-        raise ValueError("min_cell must be at least 1")
-    by_cols = [by] if isinstance(by, str) else list(by)
+    check_min_cell(min_cell)
+    by_cols = group_columns(by)
     if any(c in ("measure", "side") for c in by_cols):
         raise ValueError("measure and side are always grouped; leave them out of `by`")
     keys = [*by_cols, "measure", "side"]
-    _check_changes(changes, [*keys, "status", "baseline", "final", "change", "improvement", "responder", "exceeds_mdc"])
+    check_changes(changes, [*keys, "status", "baseline", "final", "change", "improvement", "responder", "exceeds_mdc"])
 
     keep: bool | int = True if bootstrap else EXACT_WILCOXON_MAX_N
     g = group_statistics(changes, keys, keep_values=keep).collect()
@@ -227,8 +193,10 @@ def summarize(
     suppressed = n < min_cell
     if bootstrap:
         generator = np.random.default_rng(rng)
-        b_lo, b_hi = _bootstrap(
-            g, ~suppressed & (n >= 2), confidence_level=confidence_level, n_resamples=n_resamples, rng=generator
+        ok = ~suppressed & (n >= 2)
+        samples = [g["values"][i].to_numpy() if ok[i] else None for i in range(g.height)]
+        b_lo, b_hi = bca_mean_intervals(
+            samples, confidence_level=confidence_level, n_resamples=n_resamples, rng=generator
         )
     else:
         b_lo = b_hi = np.full(g.height, np.nan)
@@ -259,9 +227,7 @@ def summarize(
         pl.Series("suppressed", suppressed),
         (pl.col("n") / (pl.col("n") + pl.col("n_incomplete"))).alias("followup_rate"),
     )
-    out = out.with_columns(
-        [pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(c)).alias(c) for c in _STAT_COLUMNS]
-    )
+    out = out.with_columns(suppress(_STAT_COLUMNS))
     return out.select(*keys, *SUMMARY_COLUMNS).sort(keys, nulls_last=False)
 
 

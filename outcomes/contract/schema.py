@@ -1,19 +1,15 @@
-"""The machine-readable data contract, read from ``data_schemas/`` at run time.
+"""The table schemas of the data contract, read from ``data_schemas/*.schema.json`` at run time.
 
 The table schemas (``episodes.schema.json``, ``treatments.schema.json``,
-``measurements.schema.json``), the vocabularies (``conditions.csv``,
-``techniques.csv``, ``body_regions.csv``) and the built-in measure catalog
-(``measures.csv``) are the single source of truth for column names, types and
-rules; nothing here repeats them.
+``measurements.schema.json``, ``measures.schema.json``) are the single source
+of truth for column names, types and rules; nothing here repeats them. The
+human summary is ``docs/data-contract.md``.
 
 Examples
 --------
->>> from outcomes.schema import load_table_schema, builtin_catalog
+>>> from outcomes.contract import load_table_schema
 >>> load_table_schema("episodes").column("age").max
 120.0
->>> catalog = builtin_catalog()
->>> catalog.filter(catalog["code"] == "nprs")["mcid"].item()
-2.0
 """
 
 from __future__ import annotations
@@ -27,17 +23,19 @@ from typing import Any, Literal
 import polars as pl
 
 __all__ = [
+    "ROW",
     "TABLES",
     "ColumnSpec",
     "TableSchema",
-    "builtin_catalog",
     "load_table_schema",
     "schemas_dir",
-    "vocabulary",
 ]
 
 TABLES: tuple[str, ...] = ("episodes", "treatments", "measurements")
 """The input tables of a dataset, in the order they are validated."""
+
+ROW = "row"
+"""The column that carries a row's number in its source file, as a spreadsheet shows it (header = row 1)."""
 
 ColumnType = Literal["string", "date", "integer", "float"]
 
@@ -55,8 +53,8 @@ def schemas_dir() -> Path:
     An installed wheel carries them as ``outcomes/data_schemas``; a source
     checkout (including an editable install) keeps them at the repository root.
     """
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "data_schemas", here.parent / "data_schemas"):
+    package = Path(__file__).resolve().parents[1]  # outcomes/
+    for candidate in (package / "data_schemas", package.parent / "data_schemas"):
         if (candidate / "episodes.schema.json").is_file():
             return candidate
     raise FileNotFoundError("data_schemas/ was not found next to the outcomes package; the installation is incomplete")
@@ -153,37 +151,3 @@ def load_table_schema(table: str) -> TableSchema:
         columns=tuple(_column_from_json(c) for c in raw["columns"]),
         duplicate_key=tuple(dup["key"]) if dup else None,
     )
-
-
-@cache
-def _vocabulary_index() -> dict[str, Any]:
-    index: dict[str, Any] = json.loads((schemas_dir() / "vocabularies.json").read_text("utf-8"))
-    return index["vocabularies"]  # type: ignore[no-any-return]
-
-
-def vocabulary(name: str) -> pl.DataFrame:
-    """Return a vocabulary (``conditions``, ``techniques``, ``body_regions``) as a table.
-
-    Examples
-    --------
-    >>> "joint_mobilization" in vocabulary("techniques")["code"].to_list()
-    True
-    """
-    entry = _vocabulary_index()[name]
-    return pl.read_csv(schemas_dir() / entry["file"], infer_schema=False)
-
-
-def vocabulary_label(name: str) -> str:
-    """Human name of a vocabulary for messages, e.g. ``body-region vocabulary``."""
-    singular = {"conditions": "condition", "techniques": "technique", "body_regions": "body-region"}
-    return f"{singular.get(name, name)} vocabulary (data_schemas/{_vocabulary_index()[name]['file']})"
-
-
-def builtin_catalog() -> pl.DataFrame:
-    """The built-in measure catalog, ``data_schemas/measures.csv``, typed.
-
-    Columns follow ``data_schemas/measures.schema.json``.
-    """
-    from outcomes._checks import read_catalog  # local import: _checks imports this module
-
-    return read_catalog(schemas_dir() / "measures.csv")

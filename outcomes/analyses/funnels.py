@@ -3,13 +3,9 @@
 Each unit (clinic, therapist, ...) is a point: its responder rate or mean
 improvement against its number of complete episodes. Control limits around
 the overall value show how far a unit may stray by chance alone at each size
-(Spiegelhalter 2005, "Funnel plots for comparing institutional performance",
-Statistics in Medicine 24:1185-1202):
-
-- proportions: exact binomial limits with Spiegelhalter's interpolation,
-  ``(r_p - a) / n`` where ``r_p`` is the ``p`` quantile of Binomial(n, target)
-  and ``a = (F(r_p) - p) / (F(r_p) - F(r_p - 1))``;
-- means: ``target -+ z_p * sd / sqrt(n)`` with the overall SD of improvement.
+(Spiegelhalter 2005; the formulas are in :mod:`outcomes.stats.funnel_limits`):
+exact binomial limits with Spiegelhalter's interpolation for proportions,
+``target -+ z * sd / sqrt(n)`` with the overall SD of improvement for means.
 
 Default limits: 95% (about 2 SD) and 99.8% (about 3 SD).
 """
@@ -22,11 +18,12 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
-from outcomes.summaries import _check_changes
+from outcomes.analyses.suppression import DEFAULT_MIN_CELL, suppress
+from outcomes.episodes import check_changes
+from outcomes.stats import binomial_limits, normal_limits
 
-__all__ = ["FunnelResult", "binomial_limits", "funnel"]
+__all__ = ["FunnelResult", "funnel", "level_suffix"]
 
 Metric = Literal["responder_rate", "mean_improvement"]
 
@@ -66,32 +63,15 @@ class FunnelResult:
         return self.units
 
 
-def _level_name(level: float) -> str:
-    return f"{level * 100:g}".replace(".", "_")
-
-
-def binomial_limits(n: np.ndarray, target: float, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Spiegelhalter's interpolated exact binomial control limits for proportions at sizes ``n``.
+def level_suffix(level: float, /) -> str:
+    """The suffix that names a control level in column names: 0.95 -> ``95``, 0.998 -> ``99_8``.
 
     Examples
     --------
-    >>> lo, hi = binomial_limits(np.array([100]), 0.5, 0.95)
-    >>> print(f"{lo[0]:.3f} {hi[0]:.3f}")
-    0.397 0.593
+    >>> level_suffix(0.95), level_suffix(0.998)
+    ('95', '99_8')
     """
-    n = np.asarray(n, dtype=float)
-
-    def limit(p: float) -> np.ndarray:
-        r = stats.binom.ppf(p, n, target)
-        f_r = stats.binom.cdf(r, n, target)
-        f_r1 = stats.binom.cdf(r - 1, n, target)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            a = np.where(f_r > f_r1, (f_r - p) / (f_r - f_r1), 0.0)
-            out: np.ndarray = np.clip((r - a) / n, 0.0, 1.0)
-        return out
-
-    alpha = 1 - level
-    return limit(alpha / 2), limit(1 - alpha / 2)
+    return f"{level * 100:g}".replace(".", "_")
 
 
 def funnel(
@@ -103,7 +83,7 @@ def funnel(
     side: str | None = None,
     metric: Metric = "responder_rate",
     levels: Sequence[float] = (0.95, 0.998),
-    min_cell: int = 11,
+    min_cell: int = DEFAULT_MIN_CELL,
 ) -> FunnelResult:
     """Funnel-plot data for ``unit`` on one measure.
 
@@ -128,7 +108,7 @@ def funnel(
     >>> f.units["unit"].to_list()
     ['C01', 'C02', 'C03']
     """
-    _check_changes(changes, [unit, "measure", "side", "status", "improvement", "responder"])
+    check_changes(changes, [unit, "measure", "side", "status", "improvement", "responder"])
     data = (
         changes.lazy()
         .filter(
@@ -163,20 +143,19 @@ def funnel(
     n_units = units["n"].to_numpy().astype(float)
     flags = {}
     for level in levels:
-        name = _level_name(level)
+        name = level_suffix(level)
         if metric == "responder_rate":
             lo, hi = binomial_limits(grid, target, level)
             u_lo, u_hi = binomial_limits(n_units, target, level)
         else:
-            z = stats.norm.ppf(0.5 + level / 2)
-            lo, hi = target - z * sd / np.sqrt(grid), target + z * sd / np.sqrt(grid)
-            u_lo, u_hi = target - z * sd / np.sqrt(n_units), target + z * sd / np.sqrt(n_units)
+            lo, hi = normal_limits(grid, target, sd, level)
+            u_lo, u_hi = normal_limits(n_units, target, sd, level)
         limit_cols[f"lower_{name}"], limit_cols[f"upper_{name}"] = lo, hi
         v = units["value"].to_numpy().astype(float)
         flags[f"outside_{name}"] = (v < u_lo) | (v > u_hi)
     units = units.with_columns(
         *[pl.Series(k, f) for k, f in flags.items()], (pl.col("n") < min_cell).alias("suppressed")
-    ).with_columns([pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(c)).alias(c) for c in ["value", *flags]])
+    ).with_columns(suppress(["value", *flags]))
     units = units.select("unit", "n", "value", "suppressed", *flags)
     return FunnelResult(
         units=units,

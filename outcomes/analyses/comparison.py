@@ -1,4 +1,4 @@
-"""Stage 4: comparisons between groups (``data-contract.md``, "Output: comparisons between groups").
+"""Stage 4: comparisons between groups (``docs/data-contract.md``, "Output: comparisons between groups").
 
 One row per pair of groups compared within a stratum (for example techniques
 within a condition), per measure and side. In each pair ``group_a`` is the
@@ -17,13 +17,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
-from outcomes._aggregate import group_statistics
-from outcomes.effect_sizes import cliffs_delta, hedges_g_stats, welch_stats
-from outcomes.summaries import _check_changes
+from outcomes.aggregate import group_columns, group_statistics
+from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
+from outcomes.episodes import check_changes
+from outcomes.stats import ancova_stats, cliffs_delta, hedges_g_stats, holm, welch_stats
 
-__all__ = ["COMPARISON_COLUMNS", "ancova_stats", "compare"]
+__all__ = ["COMPARISON_COLUMNS", "compare"]
 
 COMPARISON_COLUMNS: tuple[str, ...] = (
     "measure",
@@ -49,61 +49,13 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
 """Columns after the stratum columns."""
 
 
-def ancova_stats(
-    n_a: np.ndarray,
-    xbar_a: np.ndarray,
-    ybar_a: np.ndarray,
-    sxx_a: np.ndarray,
-    syy_a: np.ndarray,
-    sxy_a: np.ndarray,
-    n_b: np.ndarray,
-    xbar_b: np.ndarray,
-    ybar_b: np.ndarray,
-    sxx_b: np.ndarray,
-    syy_b: np.ndarray,
-    sxy_b: np.ndarray,
-    *,
-    confidence_level: float = 0.95,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Baseline-adjusted difference a - b from per-group sufficient statistics (ANCOVA, common slope).
-
-    The ordinary least squares fit of ``y ~ group + x`` on the two groups
-    (``y`` improvement, ``x`` baseline) has the pooled within-group slope
-    ``b = (Sxy_a + Sxy_b) / (Sxx_a + Sxx_b)`` and the group coefficient
-    ``(ybar_a - ybar_b) - b (xbar_a - xbar_b)``, with variance
-    ``s^2 (1/n_a + 1/n_b + (xbar_a - xbar_b)^2 / (Sxx_a + Sxx_b))`` where
-    ``s^2 = (Syy_a + Syy_b - b (Sxy_a + Sxy_b)) / (n_a + n_b - 3)``
-    (e.g. Snedecor & Cochran 1989, ch. 18). ``S..`` are within-group sums of
-    squares and cross-products about the group means.
-
-    Returns
-    -------
-    adjusted_diff, ci_low, ci_high
-    """
-    sxx, sxy, syy = sxx_a + sxx_b, sxy_a + sxy_b, syy_a + syy_b
-    df = n_a + n_b - 3
-    with np.errstate(invalid="ignore", divide="ignore"):
-        slope = sxy / sxx
-        dx = xbar_a - xbar_b
-        adj = (ybar_a - ybar_b) - slope * dx
-        s2 = (syy - slope * sxy) / df
-        se = np.sqrt(s2 * (1 / n_a + 1 / n_b + dx**2 / sxx))
-        q = stats.t.ppf(0.5 + confidence_level / 2, df)
-        valid = (df >= 1) & (sxx > 0) & np.isfinite(se)
-        return (
-            np.where(valid, adj, np.nan),
-            np.where(valid, adj - q * se, np.nan),
-            np.where(valid, adj + q * se, np.nan),
-        )
-
-
 def compare(
     changes: pl.DataFrame | pl.LazyFrame,
     /,
     *,
     between: str = "technique",
     within: str | Sequence[str] = ("condition",),
-    min_cell: int = 11,
+    min_cell: int = DEFAULT_MIN_CELL,
     confidence_level: float = 0.95,
 ) -> pl.DataFrame:
     """Compare groups pairwise within strata, per measure and side.
@@ -131,7 +83,7 @@ def compare(
         - ``cliffs_delta``: P(a > b) - P(a < b) over all pairs of episodes;
         - ``p_adjusted``: Holm within each stratum x measure (x side);
         - ``adjusted_diff``: ANCOVA difference adjusted for baseline, with its
-          interval (see :func:`ancova_stats`).
+          interval (see :func:`outcomes.stats.ancova_stats`).
 
     Examples
     --------
@@ -143,14 +95,13 @@ def compare(
     """
     if not 0 < confidence_level < 1:
         raise ValueError("confidence_level must be between 0 and 1")
-    if min_cell < 1:
-        raise ValueError("min_cell must be at least 1")
-    strata = [within] if isinstance(within, str) else list(within)
+    check_min_cell(min_cell)
+    strata = group_columns(within)
     if between in strata:
         raise ValueError(f"{between!r} cannot be both compared (between) and a stratum (within)")
     family = [*strata, "measure", "side"]
     keys = [*family, between]
-    _check_changes(changes, [*keys, "status", "baseline", "improvement"])
+    check_changes(changes, [*keys, "status", "baseline", "improvement"])
 
     g = (
         group_statistics(changes, keys, keep_values=True)
@@ -234,17 +185,11 @@ def compare(
         pl.Series("suppressed", suppressed),
     )
     stat_cols = [c for c in COMPARISON_COLUMNS[6:] if c not in ("p_adjusted", "suppressed")]
-    out = out.with_columns([pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(c)).alias(c) for c in stat_cols])
-    # Holm (1979) within each family, as expressions: sort by p, scale by (m - rank + 1), running maximum.
-    p_col = pl.col("p_value")
-    m = p_col.count().over(family)
-    rank = p_col.rank("ordinal").over(family)
-    out = (
-        out.sort([*family, "p_value"], nulls_last=True)
-        .with_columns(pl.min_horizontal(pl.lit(1.0), (m - rank + 1) * p_col).alias("p_adjusted"))
-        .with_columns(pl.col("p_adjusted").cum_max().over(family).alias("p_adjusted"))
-        .with_columns(pl.when(p_col.is_null()).then(None).otherwise(pl.col("p_adjusted")).alias("p_adjusted"))
-    )
+    out = out.with_columns(suppress(stat_cols))
+    # Holm within each family (stratum x measure x side); suppressed pairs have no p-value and leave it.
+    family_id = out.select(pl.struct(family).rank("dense")).to_series().to_numpy()
+    adjusted = holm(out["p_value"].to_numpy().astype(float), families=family_id)
+    out = out.with_columns(pl.Series("p_adjusted", adjusted, dtype=pl.Float64, nan_to_null=True))
     return out.select(*strata, *COMPARISON_COLUMNS).sort(
         [*strata, "measure", "side", "group_a", "group_b"], nulls_last=False
     )

@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from outcomes.io import read_dataset
+from outcomes.ingest import read_dataset
+from outcomes.synth import demo_dataset_path
 
 __all__ = ["NOTEBOOKS", "ReportError", "build_report", "notebooks_dir"]
 
@@ -46,8 +47,8 @@ class ReportError(Exception):
 
 def notebooks_dir() -> Path:
     """Folder of the analysis notebooks: inside an installed wheel, or at the repository root."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "notebooks", here.parent / "notebooks"):
+    package = Path(__file__).resolve().parents[1]  # outcomes/
+    for candidate in (package / "notebooks", package.parent / "notebooks"):
         if (candidate / f"{NOTEBOOKS[0]}.ipynb").is_file():
             return candidate
     raise FileNotFoundError("the analysis notebooks were not found next to the outcomes package")
@@ -157,8 +158,6 @@ def build_report(
     ReportError
         When a notebook fails; the message names it and the error.
     """
-    from outcomes.synth import demo_dataset_path
-
     say = progress or (lambda _: None)
     folder = Path(dataset) if dataset is not None else demo_dataset_path()
     out_path = Path(out)

@@ -1,4 +1,4 @@
-"""Effect sizes and intervals on arrays (stage 4), usable on their own.
+"""Effect sizes and their intervals on arrays (stage 4), usable on their own.
 
 Each function states its formula and reference. Functions named ``*_stats``
 take summary statistics as arrays and are vectorized across groups; the others
@@ -8,13 +8,15 @@ take the raw values of one sample or pair of samples and return an
 Conventions: effect sizes keep their sign; paired effects are "after minus
 before" in whatever direction the caller chose (the package passes
 improvements, so positive = better). Confidence intervals that invert the
-noncentral t distribution are exact under normality.
+noncentral t distribution (:func:`outcomes.stats.nct_interval`) are exact
+under normality.
 
 Examples
 --------
 Lakens (2013, Frontiers in Psychology 4:863), Table 1: ratings of two movies
 by ten people.
 
+>>> from outcomes.stats import cohens_d_s, srm
 >>> movie1 = [9, 7, 8, 9, 8, 9, 9, 10, 9, 9]
 >>> movie2 = [9, 6, 7, 8, 7, 9, 8, 8, 8, 7]
 >>> round(cohens_d_s(movie1, movie2).estimate, 2)
@@ -26,13 +28,13 @@ by ten people.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
-from scipy import special, stats
-from scipy.optimize.elementwise import bracket_root, find_root
+from scipy import special
+
+from outcomes.stats._arrays import ArrayLike, FloatArray, as_float
+from outcomes.stats.intervals import nct_interval
 
 __all__ = [
     "EffectSize",
@@ -45,17 +47,9 @@ __all__ = [
     "hedges_g_av",
     "hedges_g_stats",
     "hedges_j",
-    "holm",
-    "mean_interval_stats",
-    "nct_interval",
     "srm",
     "srm_stats",
-    "welch_stats",
-    "wilson_interval",
 ]
-
-ArrayLike = npt.ArrayLike
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -103,95 +97,11 @@ def hedges_j(df: ArrayLike) -> FloatArray:
     >>> round(float(hedges_j(18)), 4)  # Hedges & Olkin (1985), Table 2: J(18) = 0.9576
     0.9576
     """
-    v = _as_float(df)
+    v = as_float(df)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         ratio = special.poch((v - 1) / 2, 0.5) / np.sqrt(v / 2)
         out: FloatArray = np.where(np.isinf(v) & (v > 0), 1.0, np.where(v > 1, ratio, np.nan))
     return out
-
-
-def nct_interval(t: ArrayLike, df: ArrayLike, /, *, confidence_level: float = 0.95) -> tuple[FloatArray, FloatArray]:
-    """Confidence limits for the noncentrality parameter of a t statistic.
-
-    Finds ``ncp_low`` and ``ncp_high`` with ``P(T <= t | ncp_low) = 1 - a/2``
-    and ``P(T <= t | ncp_high) = a/2`` (Steiger & Fouladi 1997, "Noncentrality
-    interval estimation"), vectorized: scipy's elementwise bracket search and
-    root finder on ``scipy.stats.nct`` (Boost), with a guard where Boost
-    returns NaN far in a tail, so large ``|t|`` and small ``df`` stay finite.
-    NaN where ``t`` or ``df`` is not finite or ``df <= 0``.
-
-    Examples
-    --------
-    >>> lo, hi = nct_interval(4.7434, 9)  # paired t of Lakens (2013), Table 1
-    >>> print(f"{float(lo) / 10**0.5:.2f} {float(hi) / 10**0.5:.2f}")  # d_z limits
-    0.56 2.40
-    """
-    _check_level(confidence_level)
-    t_arr, df_arr = np.broadcast_arrays(_as_float(t), _as_float(df))
-    t_arr, df_arr = t_arr.astype(np.float64).ravel(), df_arr.astype(np.float64).ravel()
-    ok = np.isfinite(t_arr) & np.isfinite(df_arr) & (df_arr > 0)
-    alpha = 1.0 - confidence_level
-    lows = np.full(t_arr.shape, np.nan)
-    highs = np.full(t_arr.shape, np.nan)
-    if ok.any():
-        tt, dd = t_arr[ok], df_arr[ok]
-        lows[ok] = _solve_ncp(tt, dd, 1.0 - alpha / 2)
-        highs[ok] = _solve_ncp(tt, dd, alpha / 2)
-    shape = np.broadcast_shapes(np.shape(t), np.shape(df))
-    return lows.reshape(shape), highs.reshape(shape)
-
-
-def _nct_cdf_minus(ncp: FloatArray, t: FloatArray, df: FloatArray, target: float) -> FloatArray:
-    """``P(T <= t | ncp) - target``, finite everywhere.
-
-    Boost can return NaN far in a tail; ``P(T <= t | ncp) = P(T >= -t | -ncp)`` often still
-    evaluates, and where neither does, monotonicity says the cdf is ~1 left of t and ~0 right of it.
-    """
-    cdf = stats.nct.cdf(t, df, ncp)
-    bad = np.isnan(cdf)
-    if bad.any():
-        cdf = np.where(bad, stats.nct.sf(-t, df, -ncp), cdf)
-        cdf = np.where(np.isnan(cdf), np.where(ncp < t, 1.0, 0.0), cdf)
-    out: FloatArray = cdf - target
-    return out
-
-
-def _solve_ncp(t: FloatArray, df: FloatArray, target: float) -> FloatArray:
-    """Solve ``nct.cdf(t, df, ncp) = target`` for ncp, all elements at once.
-
-    scipy's elementwise bracket search and Chandrupatla root finder
-    (``scipy.optimize.elementwise``) converge in about 15 evaluations.
-    """
-    width = 5.0 * np.sqrt(1.0 + t**2 / (2.0 * df)) + 1.0
-    bracket = bracket_root(_nct_cdf_minus, t - width, t + width, args=(t, df, target))
-    root = find_root(_nct_cdf_minus, bracket.bracket, args=(t, df, target), tolerances={"xatol": 1e-12, "xrtol": 1e-13})
-    result: FloatArray = np.where(root.success, root.x, np.nan)
-    return result
-
-
-def wilson_interval(k: ArrayLike, n: ArrayLike, /, *, confidence_level: float = 0.95) -> tuple[FloatArray, FloatArray]:
-    """Wilson (1927) score interval for a proportion ``k / n``.
-
-    ``(p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)`` with ``z``
-    the normal quantile; NaN where ``n == 0``.
-
-    Examples
-    --------
-    >>> lo, hi = wilson_interval(81, 263)  # Newcombe (1998), example (c): 0.2553 to 0.3662
-    >>> print(f"{float(lo):.4f} {float(hi):.4f}")
-    0.2553 0.3662
-    """
-    _check_level(confidence_level)
-    k_arr, n_arr = _as_float(k), _as_float(n)
-    z = stats.norm.ppf(0.5 + confidence_level / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k_arr / n_arr
-        denom = 1 + z**2 / n_arr
-        centre = (p + z**2 / (2 * n_arr)) / denom
-        half = z * np.sqrt(p * (1 - p) / n_arr + z**2 / (4 * n_arr**2)) / denom
-        lo = np.where(n_arr > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
-        hi = np.where(n_arr > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
-    return lo, hi
 
 
 # ----------------------------------------------------------------- from summary statistics
@@ -206,7 +116,7 @@ def srm_stats(
     limits of ``t = srm * sqrt(n)`` with ``n - 1`` df, divided by ``sqrt(n)``.
     NaN where ``n < 2`` or ``sd == 0``.
     """
-    m, s, nn = _as_float(mean), _as_float(sd), _as_float(n)
+    m, s, nn = as_float(mean), as_float(sd), as_float(n)
     with np.errstate(invalid="ignore", divide="ignore"):
         est = np.where((nn >= 2) & (s > 0), m / s, np.nan)
         lo, hi = nct_interval(est * np.sqrt(nn), nn - 1, confidence_level=confidence_level)
@@ -230,8 +140,8 @@ def g_av_stats(
     2003): the noncentral-t limits of the paired ``t = mean / (sd_diff /
     sqrt(n))`` times ``sd_diff / (sqrt(n) * s_av)``, times ``J(n - 1)``.
     """
-    m, sdd, nn = _as_float(mean), _as_float(sd_diff), _as_float(n)
-    s_av = np.sqrt((_as_float(sd_before) ** 2 + _as_float(sd_after) ** 2) / 2)
+    m, sdd, nn = as_float(mean), as_float(sd_diff), as_float(n)
+    s_av = np.sqrt((as_float(sd_before) ** 2 + as_float(sd_after) ** 2) / 2)
     j = hedges_j(nn - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         valid = (nn >= 2) & (s_av > 0)
@@ -261,8 +171,8 @@ def hedges_g_stats(
     ``n_a + n_b - 2`` df, times ``sqrt(1/n_a + 1/n_b)``, times J (Hedges &
     Olkin 1985; Steiger & Fouladi 1997).
     """
-    ma, sa, na = _as_float(mean_a), _as_float(sd_a), _as_float(n_a)
-    mb, sb, nb = _as_float(mean_b), _as_float(sd_b), _as_float(n_b)
+    ma, sa, na = as_float(mean_a), as_float(sd_a), as_float(n_a)
+    mb, sb, nb = as_float(mean_b), as_float(sd_b), as_float(n_b)
     df = na + nb - 2
     with np.errstate(invalid="ignore", divide="ignore"):
         pooled = np.sqrt(((na - 1) * sa**2 + (nb - 1) * sb**2) / df)
@@ -274,69 +184,11 @@ def hedges_g_stats(
         return d * j, lo * root * j, hi * root * j
 
 
-def welch_stats(
-    mean_a: ArrayLike,
-    sd_a: ArrayLike,
-    n_a: ArrayLike,
-    mean_b: ArrayLike,
-    sd_b: ArrayLike,
-    n_b: ArrayLike,
-    /,
-    *,
-    confidence_level: float = 0.95,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Welch's difference ``mean_a - mean_b``: interval and two-sided p-value, vectorized.
-
-    ``se^2 = sd_a^2/n_a + sd_b^2/n_b``; Welch-Satterthwaite
-    ``df = se^4 / ((sd_a^2/n_a)^2/(n_a-1) + (sd_b^2/n_b)^2/(n_b-1))`` (Welch 1947).
-
-    Returns
-    -------
-    diff, ci_low, ci_high, p_value
-    """
-    ma, sa, na = _as_float(mean_a), _as_float(sd_a), _as_float(n_a)
-    mb, sb, nb = _as_float(mean_b), _as_float(sd_b), _as_float(n_b)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        va, vb = sa**2 / na, sb**2 / nb
-        se = np.sqrt(va + vb)
-        df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
-        valid = (na >= 2) & (nb >= 2) & (se > 0)
-        diff = ma - mb
-        q = stats.t.ppf(0.5 + confidence_level / 2, df)
-        p = 2 * stats.t.sf(np.abs(diff / se), df)
-        return (
-            np.where((na >= 1) & (nb >= 1), diff, np.nan),
-            np.where(valid, diff - q * se, np.nan),
-            np.where(valid, diff + q * se, np.nan),
-            np.where(valid, p, np.nan),
-        )
-
-
-def mean_interval_stats(
-    mean: ArrayLike, sd: ArrayLike, n: ArrayLike, /, *, confidence_level: float = 0.95
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """t-interval of a mean and the two-sided one-sample (paired) t-test p-value, vectorized.
-
-    ``mean -+ t(n-1) * sd / sqrt(n)``; ``p = 2 * P(T(n-1) > |mean / (sd / sqrt(n))|)``.
-
-    Returns
-    -------
-    ci_low, ci_high, p_value
-    """
-    m, s, nn = _as_float(mean), _as_float(sd), _as_float(n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        se = s / np.sqrt(nn)
-        q = stats.t.ppf(0.5 + confidence_level / 2, nn - 1)
-        valid = nn >= 2
-        p = np.where(valid & (se > 0), 2 * stats.t.sf(np.abs(m / se), nn - 1), np.nan)
-        return np.where(valid, m - q * se, np.nan), np.where(valid, m + q * se, np.nan), p
-
-
 # ----------------------------------------------------------------- raw values
 
 
 def _paired(before: ArrayLike, after: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    b, a = _as_float(before), _as_float(after)
+    b, a = as_float(before), as_float(after)
     if b.shape != a.shape or b.ndim != 1:
         raise ValueError("before and after must be 1-d arrays of the same length (one value per pair)")
     keep = np.isfinite(b) & np.isfinite(a)
@@ -344,7 +196,7 @@ def _paired(before: ArrayLike, after: ArrayLike) -> tuple[FloatArray, FloatArray
 
 
 def _sample(x: ArrayLike) -> FloatArray:
-    arr = _as_float(x)
+    arr = as_float(x)
     if arr.ndim != 1:
         raise ValueError("expected a 1-d array of values")
     out: FloatArray = arr[np.isfinite(arr)]
@@ -463,25 +315,3 @@ def cliffs_delta(a: ArrayLike, b: ArrayLike, /) -> float:
     less = np.searchsorted(sb, xa, side="left").sum()  # pairs with b < a
     greater = (xb.size - np.searchsorted(sb, xa, side="right")).sum()  # pairs with b > a
     return float((less - greater) / (xa.size * xb.size))
-
-
-def holm(p_values: Sequence[float] | FloatArray, /) -> FloatArray:
-    """Holm (1979) step-down adjusted p-values for one family; NaNs stay NaN and are not counted.
-
-    ``p_(i)adj = max_{j <= i} min(1, (m - j + 1) p_(j))`` for the sorted p-values.
-
-    Examples
-    --------
-    >>> holm([0.01, 0.04, 0.03]).round(4).tolist()
-    [0.03, 0.06, 0.06]
-    """
-    p = _as_float(p_values)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    m = ok.size
-    if m == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
-    out[order] = np.maximum.accumulate(scaled)
-    return out

@@ -1,0 +1,31 @@
+"""Stage 4, analyses: result tables from per-episode change, with small cells suppressed.
+
+- :func:`summarize` (``summary``): grouped summary with intervals and effect sizes;
+- :func:`compare` (``comparison``): pairwise comparisons between groups within strata;
+- :func:`trajectories` (``trajectory``): weekly means since the start of the episode;
+- :func:`funnel` (``funnels``): funnel-plot data for clinics or therapists;
+- :func:`suppress` (``suppression``): the one small-cell rule they all apply.
+"""
+
+from outcomes.analyses.comparison import COMPARISON_COLUMNS, compare
+from outcomes.analyses.funnels import FunnelResult, funnel, level_suffix
+from outcomes.analyses.summary import SUMMARY_COLUMNS, overview, primary_measure, summarize
+from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
+from outcomes.analyses.trajectory import TRAJECTORY_COLUMNS, trajectories
+
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "DEFAULT_MIN_CELL",
+    "SUMMARY_COLUMNS",
+    "TRAJECTORY_COLUMNS",
+    "FunnelResult",
+    "check_min_cell",
+    "compare",
+    "funnel",
+    "level_suffix",
+    "overview",
+    "primary_measure",
+    "summarize",
+    "suppress",
+    "trajectories",
+]

@@ -1,0 +1,60 @@
+"""Stage 4 on arrays: effect sizes, intervals, tests, ANCOVA, multiplicity and funnel limits.
+
+Plain numpy and scipy on small arrays, vectorized across groups where the
+formula allows; no dataframe. Each function states its formula and reference.
+
+- :mod:`~outcomes.stats.effect_sizes`: SRM (d_z), d_av and g_av, d_s and Hedges' g,
+  Glass's delta, Cliff's delta, Hedges' exact J;
+- :mod:`~outcomes.stats.intervals`: noncentral-t inversion, Wilson, the t-interval
+  of a mean, BCa bootstrap of a mean;
+- :mod:`~outcomes.stats.testing`: Welch's comparison, the Wilcoxon signed-rank test;
+- :mod:`~outcomes.stats.ancova`: the baseline-adjusted difference of two groups;
+- :mod:`~outcomes.stats.multiplicity`: Holm's adjustment;
+- :mod:`~outcomes.stats.funnel_limits`: funnel-plot control limits.
+"""
+
+from outcomes.stats.ancova import ancova_stats
+from outcomes.stats.effect_sizes import (
+    EffectSize,
+    cliffs_delta,
+    cohens_d_av,
+    cohens_d_s,
+    g_av_stats,
+    glass_delta,
+    hedges_g,
+    hedges_g_av,
+    hedges_g_stats,
+    hedges_j,
+    srm,
+    srm_stats,
+)
+from outcomes.stats.funnel_limits import binomial_limits, normal_limits
+from outcomes.stats.intervals import bca_mean_intervals, mean_interval_stats, nct_interval, wilson_interval
+from outcomes.stats.multiplicity import holm
+from outcomes.stats.testing import EXACT_WILCOXON_MAX_N, welch_stats, wilcoxon_signed_rank_stats
+
+__all__ = [
+    "EXACT_WILCOXON_MAX_N",
+    "EffectSize",
+    "ancova_stats",
+    "bca_mean_intervals",
+    "binomial_limits",
+    "cliffs_delta",
+    "cohens_d_av",
+    "cohens_d_s",
+    "g_av_stats",
+    "glass_delta",
+    "hedges_g",
+    "hedges_g_av",
+    "hedges_g_stats",
+    "hedges_j",
+    "holm",
+    "mean_interval_stats",
+    "nct_interval",
+    "normal_limits",
+    "srm",
+    "srm_stats",
+    "welch_stats",
+    "wilcoxon_signed_rank_stats",
+    "wilson_interval",
+]
