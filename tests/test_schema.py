@@ -11,7 +11,7 @@ from outcomes.contract import TABLES, load_table_schema, schemas_dir, vocabulary
 from outcomes.ingest import builtin_catalog
 
 CONTRACT_COLUMNS = {
-    # ../shared/design/data-contract.md, "Input: a dataset"
+    # docs/data-contract.md, "Input: a dataset"
     "episodes": [
         "episode_id", "patient_id", "condition", "start_date", "end_date", "clinic_id", "therapist_id",
         "icd10", "body_region", "chronicity", "discharge_reason", "age", "sex", "payer",
@@ -62,7 +62,7 @@ def test_catalog_holds_every_reference_measure() -> None:
 @pytest.mark.parametrize(
     ("code", "lo", "hi", "better", "mcid", "mcid_pct", "mdc", "loinc"),
     [
-        # ../shared/design/clinical-reference.md, "Pain scales" and "Patient-reported function"
+        # docs/clinical-reference.md, "Pain scales" and "Patient-reported function"
         ("nprs", 0, 10, "lower", 2, 30, 2, "72514-3"),  # Farrar 2001; Childs 2005
         ("vas", 0, 100, "lower", 15, 30, None, "38214-3"),  # Ostelo 2008
         ("odi", 0, 100, "lower", 10, None, 10, None),  # Ostelo 2008

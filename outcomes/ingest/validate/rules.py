@@ -17,6 +17,27 @@ import polars as pl
 
 from outcomes.contract import ROW, ColumnSpec, TableSchema, vocabulary_label
 
+__all__ = [
+    "CATALOG",
+    "EPISODE",
+    "ISSUE_SCHEMA",
+    "WARNING_SCHEMA",
+    "Rule",
+    "catalog_rules",
+    "clean",
+    "clean_other",
+    "column_rules",
+    "duplicate_row_issues",
+    "empty_row_issues",
+    "episode_rules",
+    "fmt_number",
+    "native",
+    "typed_name",
+    "typed_value",
+    "unique_rule",
+    "vocabulary_warnings",
+]
+
 ISSUE_SCHEMA = {ROW: pl.Int64, "column": pl.String, "rule": pl.String, "reason": pl.String}
 """Columns of the issues table of one checked table."""
 
