@@ -40,6 +40,11 @@ def ancova_stats(
     Returns
     -------
     adjusted_diff, ci_low, ci_high
+
+    References
+    ----------
+    .. [1] Snedecor, G. W., & Cochran, W. G. (1989). *Statistical Methods* (8th ed.). Iowa
+       State University Press. ISBN 0-8138-1561-4.
     """
     sxx, sxy, syy = sxx_a + sxx_b, sxy_a + sxy_b, syy_a + syy_b
     df = n_a + n_b - 3

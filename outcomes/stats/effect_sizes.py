@@ -92,6 +92,14 @@ def hedges_j(df: ArrayLike) -> FloatArray:
     for large ``v`` (a difference of log-gammas loses all digits near
     ``v = 1e14``); 1 for infinite ``v``; NaN for ``v <= 1``.
 
+    References
+    ----------
+    .. [1] Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and
+       related estimators. *Journal of Educational Statistics*, 6(2), 107-128.
+       https://doi.org/10.3102/10769986006002107
+    .. [2] Hedges, L. V., & Olkin, I. (1985). *Statistical Methods for Meta-Analysis*.
+       Academic Press. https://doi.org/10.1016/C2009-0-03396-0
+
     Examples
     --------
     >>> round(float(hedges_j(18)), 4)  # Hedges & Olkin (1985), Table 2: J(18) = 0.9576
@@ -115,6 +123,17 @@ def srm_stats(
     ``srm = mean / sd`` of the paired differences. Interval: the noncentral-t
     limits of ``t = srm * sqrt(n)`` with ``n - 1`` df, divided by ``sqrt(n)``.
     NaN where ``n < 2`` or ``sd == 0``.
+
+    References
+    ----------
+    .. [1] Liang, M. H., Fossel, A. H., & Larson, M. G. (1990). Comparisons of five health
+       status instruments for orthopedic evaluation. *Medical Care*, 28(7), 632-642.
+       https://www.jstor.org/stable/3765267
+    .. [2] Cohen, J. (1988). *Statistical Power Analysis for the Behavioral Sciences* (2nd ed.).
+       Lawrence Erlbaum Associates. ISBN 978-0-8058-0283-2.
+    .. [3] Steiger, J. H., & Fouladi, R. T. (1997). Noncentrality interval estimation and the
+       evaluation of statistical models. In L. L. Harlow, S. A. Mulaik, & J. H. Steiger (Eds.),
+       *What If There Were No Significance Tests?* (pp. 221-257). Lawrence Erlbaum Associates.
     """
     m, s, nn = as_float(mean), as_float(sd), as_float(n)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -139,6 +158,17 @@ def g_av_stats(
     (Cumming 2012); ``g_av = d_av * J(n - 1)``. Interval (Algina & Keselman
     2003): the noncentral-t limits of the paired ``t = mean / (sd_diff /
     sqrt(n))`` times ``sd_diff / (sqrt(n) * s_av)``, times ``J(n - 1)``.
+
+    References
+    ----------
+    .. [1] Cumming, G. (2012). *Understanding the New Statistics: Effect Sizes, Confidence
+       Intervals, and Meta-Analysis*. Routledge. ISBN 978-0-415-87968-2.
+    .. [2] Algina, J., & Keselman, H. J. (2003). Approximate confidence intervals for effect
+       sizes. *Educational and Psychological Measurement*, 63(4), 537-553.
+       https://doi.org/10.1177/0013164403256358
+    .. [3] Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and
+       related estimators. *Journal of Educational Statistics*, 6(2), 107-128.
+       https://doi.org/10.3102/10769986006002107
     """
     m, sdd, nn = as_float(mean), as_float(sd_diff), as_float(n)
     s_av = np.sqrt((as_float(sd_before) ** 2 + as_float(sd_after) ** 2) / 2)
@@ -170,6 +200,17 @@ def hedges_g_stats(
     Interval: noncentral-t limits of ``t = d_s / sqrt(1/n_a + 1/n_b)`` with
     ``n_a + n_b - 2`` df, times ``sqrt(1/n_a + 1/n_b)``, times J (Hedges &
     Olkin 1985; Steiger & Fouladi 1997).
+
+    References
+    ----------
+    .. [1] Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and
+       related estimators. *Journal of Educational Statistics*, 6(2), 107-128.
+       https://doi.org/10.3102/10769986006002107
+    .. [2] Hedges, L. V., & Olkin, I. (1985). *Statistical Methods for Meta-Analysis*.
+       Academic Press. https://doi.org/10.1016/C2009-0-03396-0
+    .. [3] Steiger, J. H., & Fouladi, R. T. (1997). Noncentrality interval estimation and the
+       evaluation of statistical models. In L. L. Harlow, S. A. Mulaik, & J. H. Steiger (Eds.),
+       *What If There Were No Significance Tests?* (pp. 221-257). Lawrence Erlbaum Associates.
     """
     ma, sa, na = as_float(mean_a), as_float(sd_a), as_float(n_a)
     mb, sb, nb = as_float(mean_b), as_float(sd_b), as_float(n_b)
@@ -210,6 +251,20 @@ def srm(differences: ArrayLike, /, *, confidence_level: float = 0.95) -> EffectS
     interval by inverting the noncentral t (Steiger & Fouladi 1997). Missing
     values (NaN) are dropped.
 
+    References
+    ----------
+    .. [1] Liang, M. H., Fossel, A. H., & Larson, M. G. (1990). Comparisons of five health
+       status instruments for orthopedic evaluation. *Medical Care*, 28(7), 632-642.
+       https://www.jstor.org/stable/3765267
+    .. [2] Cohen, J. (1988). *Statistical Power Analysis for the Behavioral Sciences* (2nd ed.).
+       Lawrence Erlbaum Associates. ISBN 978-0-8058-0283-2.
+    .. [3] Steiger, J. H., & Fouladi, R. T. (1997). Noncentrality interval estimation and the
+       evaluation of statistical models. In L. L. Harlow, S. A. Mulaik, & J. H. Steiger (Eds.),
+       *What If There Were No Significance Tests?* (pp. 221-257). Lawrence Erlbaum Associates.
+    .. [4] Lakens, D. (2013). Calculating and reporting effect sizes to facilitate cumulative
+       science: a practical primer for t-tests and ANOVAs. *Frontiers in Psychology*, 4, 863.
+       https://doi.org/10.3389/fpsyg.2013.00863
+
     Examples
     --------
     >>> es = srm([1, 2, 3, 2, 2])
@@ -226,6 +281,14 @@ def cohens_d_av(before: ArrayLike, after: ArrayLike, /) -> float:
     """Cohen's d_av for paired data: ``mean(after - before) / sqrt((sd_before^2 + sd_after^2) / 2)``.
 
     Cumming (2012); Lakens (2013) eq. 10. No interval: see :func:`hedges_g_av`.
+
+    References
+    ----------
+    .. [1] Cumming, G. (2012). *Understanding the New Statistics: Effect Sizes, Confidence
+       Intervals, and Meta-Analysis*. Routledge. ISBN 978-0-415-87968-2.
+    .. [2] Lakens, D. (2013). Calculating and reporting effect sizes to facilitate cumulative
+       science: a practical primer for t-tests and ANOVAs. *Frontiers in Psychology*, 4, 863.
+       https://doi.org/10.3389/fpsyg.2013.00863
     """
     b, a = _paired(before, after)
     if b.size < 2:
@@ -239,6 +302,17 @@ def hedges_g_av(before: ArrayLike, after: ArrayLike, /, *, confidence_level: flo
 
     The "paired d" of pingouin and dabest, with the exact Hedges factor; see
     :func:`g_av_stats` for the interval.
+
+    References
+    ----------
+    .. [1] Cumming, G. (2012). *Understanding the New Statistics: Effect Sizes, Confidence
+       Intervals, and Meta-Analysis*. Routledge. ISBN 978-0-415-87968-2.
+    .. [2] Algina, J., & Keselman, H. J. (2003). Approximate confidence intervals for effect
+       sizes. *Educational and Psychological Measurement*, 63(4), 537-553.
+       https://doi.org/10.1177/0013164403256358
+    .. [3] Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and
+       related estimators. *Journal of Educational Statistics*, 6(2), 107-128.
+       https://doi.org/10.3102/10769986006002107
     """
     b, a = _paired(before, after)
     if b.size < 2:
@@ -254,6 +328,17 @@ def cohens_d_s(a: ArrayLike, b: ArrayLike, /, *, confidence_level: float = 0.95)
     """Cohen's d_s for two independent groups: ``(mean_a - mean_b) / s_pooled``.
 
     Interval by noncentral-t inversion (see :func:`hedges_g_stats`, without J).
+
+    References
+    ----------
+    .. [1] Cohen, J. (1988). *Statistical Power Analysis for the Behavioral Sciences* (2nd ed.).
+       Lawrence Erlbaum Associates. ISBN 978-0-8058-0283-2.
+    .. [2] Steiger, J. H., & Fouladi, R. T. (1997). Noncentrality interval estimation and the
+       evaluation of statistical models. In L. L. Harlow, S. A. Mulaik, & J. H. Steiger (Eds.),
+       *What If There Were No Significance Tests?* (pp. 221-257). Lawrence Erlbaum Associates.
+    .. [3] Lakens, D. (2013). Calculating and reporting effect sizes to facilitate cumulative
+       science: a practical primer for t-tests and ANOVAs. *Frontiers in Psychology*, 4, 863.
+       https://doi.org/10.3389/fpsyg.2013.00863
     """
     xa, xb = _sample(a), _sample(b)
     if xa.size < 2 or xb.size < 2:
@@ -267,6 +352,15 @@ def cohens_d_s(a: ArrayLike, b: ArrayLike, /, *, confidence_level: float = 0.95)
 
 def hedges_g(a: ArrayLike, b: ArrayLike, /, *, confidence_level: float = 0.95) -> EffectSize:
     """Hedges' g for two independent groups: d_s times J(n_a + n_b - 2), exact interval.
+
+    References
+    ----------
+    .. [1] Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and
+       related estimators. *Journal of Educational Statistics*, 6(2), 107-128.
+       https://doi.org/10.3102/10769986006002107
+    .. [2] Lakens, D. (2013). Calculating and reporting effect sizes to facilitate cumulative
+       science: a practical primer for t-tests and ANOVAs. *Frontiers in Psychology*, 4, 863.
+       https://doi.org/10.3389/fpsyg.2013.00863
 
     Examples
     --------
@@ -289,6 +383,11 @@ def glass_delta(a: ArrayLike, b: ArrayLike, /) -> float:
 
     Glass (1976). Useful when the groups' SDs differ; no exact interval exists
     (the standardizer's sampling error is not a noncentral t), so none is given.
+
+    References
+    ----------
+    .. [1] Glass, G. V. (1976). Primary, secondary, and meta-analysis of research.
+       *Educational Researcher*, 5(10), 3-8. https://doi.org/10.3102/0013189X005010003
     """
     xa, xb = _sample(a), _sample(b)
     if xa.size == 0 or xb.size < 2:
@@ -302,6 +401,12 @@ def cliffs_delta(a: ArrayLike, b: ArrayLike, /) -> float:
 
     Cliff (1993). Computed in ``O((n_a + n_b) log n_b)`` with sorted counts;
     ties count as neither.
+
+    References
+    ----------
+    .. [1] Cliff, N. (1993). Dominance statistics: ordinal analyses to answer ordinal
+       questions. *Psychological Bulletin*, 114(3), 494-509.
+       https://doi.org/10.1037/0033-2909.114.3.494
 
     Examples
     --------

@@ -27,6 +27,12 @@ def nct_interval(t: ArrayLike, df: ArrayLike, /, *, confidence_level: float = 0.
     returns NaN far in a tail, so large ``|t|`` and small ``df`` stay finite.
     NaN where ``t`` or ``df`` is not finite or ``df <= 0``.
 
+    References
+    ----------
+    .. [1] Steiger, J. H., & Fouladi, R. T. (1997). Noncentrality interval estimation and the
+       evaluation of statistical models. In L. L. Harlow, S. A. Mulaik, & J. H. Steiger (Eds.),
+       *What If There Were No Significance Tests?* (pp. 221-257). Lawrence Erlbaum Associates.
+
     Examples
     --------
     >>> lo, hi = nct_interval(4.7434, 9)  # paired t of Lakens (2013), Table 1
@@ -81,6 +87,15 @@ def wilson_interval(k: ArrayLike, n: ArrayLike, /, *, confidence_level: float = 
 
     ``(p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)`` with ``z``
     the normal quantile; NaN where ``n == 0``.
+
+    References
+    ----------
+    .. [1] Wilson, E. B. (1927). Probable inference, the law of succession, and statistical
+       inference. *Journal of the American Statistical Association*, 22(158), 209-212.
+       https://doi.org/10.1080/01621459.1927.10502953
+    .. [2] Newcombe, R. G. (1998). Two-sided confidence intervals for the single proportion:
+       comparison of seven methods. *Statistics in Medicine*, 17(8), 857-872.
+       https://doi.org/10.1002/(SICI)1097-0258(19980430)17:8%3C857::AID-SIM777%3E3.0.CO;2-E
 
     Examples
     --------
@@ -140,6 +155,11 @@ def bca_mean_intervals(
     -------
     ci_low, ci_high : numpy.ndarray
         NaN where the sample is None.
+
+    References
+    ----------
+    .. [1] Efron, B. (1987). Better bootstrap confidence intervals. *Journal of the American
+       Statistical Association*, 82(397), 171-185. https://doi.org/10.1080/01621459.1987.10478410
     """
     check_level(confidence_level)
     lo = np.full(len(samples), np.nan)

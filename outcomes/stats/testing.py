@@ -35,6 +35,12 @@ def welch_stats(
     Returns
     -------
     diff, ci_low, ci_high, p_value
+
+    References
+    ----------
+    .. [1] Welch, B. L. (1947). The generalization of "Student's" problem when several
+       different population variances are involved. *Biometrika*, 34(1-2), 28-35.
+       https://doi.org/10.1093/biomet/34.1-2.28
     """
     ma, sa, na = as_float(mean_a), as_float(sd_a), as_float(n_a)
     mb, sb, nb = as_float(mean_b), as_float(sd_b), as_float(n_b)
@@ -80,6 +86,11 @@ def wilcoxon_signed_rank_stats(
         NaN where the variance is 0 (no non-zero difference).
     method : numpy.ndarray of object
         ``"exact"``, ``"asymptotic"`` or None (no p-value).
+
+    References
+    ----------
+    .. [1] Wilcoxon, F. (1945). Individual comparisons by ranking methods. *Biometrics
+       Bulletin*, 1(6), 80-83. https://doi.org/10.2307/3001968
     """
     nz = as_float(n_nonzero)
     w = as_float(w_plus)
