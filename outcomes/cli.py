@@ -43,6 +43,7 @@ def write_table(frame: pl.DataFrame, path: str | Path, /) -> Path:
 def _print_validation(ds: Dataset, out: list[str]) -> None:
     counts = ds.counts()
     out.append(f"Dataset: {ds.path}")
+    out.extend(f"note: {note}" for note in ds.notes)
     out.append(f"{'table':<14}{'read':>10}{'accepted':>10}{'rejected':>10}")
     for table, read, accepted, rejected in counts.iter_rows():
         out.append(f"{table:<14}{read:>10}{accepted:>10}{rejected:>10}")

@@ -46,7 +46,7 @@ def test_validate_rejections_exit_1_and_write_file(tmp_path: Path, capsys: pytes
     out_file = tmp_path / "rejected.csv"
     assert main(["validate", str(data), "--rejected-out", str(out_file)]) == 1
     out = capsys.readouterr().out
-    assert "episodes row 3, start_date: start_date '2025-13-01' is not a date" in out
+    assert "episodes row 3, start_date: start_date '2025-13-01' is not a calendar date" in out
     assert "treatments row 3, episode_id: episode E2 was rejected" in out
     assert "measurements row 3, value: nprs value 11 is outside 0-10" in out
     rejected = pl.read_csv(out_file)

@@ -24,6 +24,8 @@ ICD_RULE = (
     "(a letter, two characters, then up to four more, with or without the dot)"
 )
 NOT_A_DATE = "is not a date in ISO 8601 form (YYYY-MM-DD)"
+NOT_A_CALENDAR_DATE = "is not a calendar date"
+DECIMAL_POINT = "is not a number (write decimals with a point, 7.5, in a comma-separated file)"
 DUP_MEASUREMENT = "(same episode_id, measured_on, measure, side, value)"
 
 #: One episode, E1, open since 2024-01-01: the parent of the treatment and measurement rows.
@@ -122,18 +124,18 @@ SINGLE_ROW_CASES: list[tuple[str, dict[str, str], list[tuple[str, str]]]] = [
         ],
     ),
     # dates
-    ("episodes", {"start_date": "2024-13-01"}, [("start_date", f"start_date '2024-13-01' {NOT_A_DATE}")]),
+    ("episodes", {"start_date": "2024-13-01"}, [("start_date", f"start_date '2024-13-01' {NOT_A_CALENDAR_DATE}")]),
     ("episodes", {"start_date": "01/02/2024"}, [("start_date", f"start_date '01/02/2024' {NOT_A_DATE}")]),
-    ("episodes", {"start_date": "2023-02-29"}, [("start_date", f"start_date '2023-02-29' {NOT_A_DATE}")]),
+    ("episodes", {"start_date": "2023-02-29"}, [("start_date", f"start_date '2023-02-29' {NOT_A_CALENDAR_DATE}")]),
     ("episodes", {"start_date": "2024-02-29"}, []),
     ("episodes", {"start_date": " 2024-01-01 "}, []),
-    ("episodes", {"end_date": "2024-02-30"}, [("end_date", f"end_date '2024-02-30' {NOT_A_DATE}")]),
+    ("episodes", {"end_date": "2024-02-30"}, [("end_date", f"end_date '2024-02-30' {NOT_A_CALENDAR_DATE}")]),
     ("treatments", {"visit_date": "yesterday"}, [("visit_date", f"visit_date 'yesterday' {NOT_A_DATE}")]),
     ("measurements", {"measured_on": "2024/01/05"}, [("measured_on", f"measured_on '2024/01/05' {NOT_A_DATE}")]),
     # integers and ranges
     ("episodes", {"age": "44.5"}, [("age", "age '44.5' is not a whole number")]),
     ("episodes", {"age": "forty"}, [("age", "age 'forty' is not a whole number")]),
-    ("episodes", {"age": "nan"}, [("age", "age 'nan' is not a whole number")]),
+    ("episodes", {"age": "nan"}, []),  # a missing-value token (data_schemas/reading.json): age is optional
     ("episodes", {"age": "7,5"}, [("age", "age '7,5' is not a whole number")]),
     ("episodes", {"age": "130"}, [("age", "age 130 is outside 0-120")]),
     ("episodes", {"age": "-1"}, [("age", "age -1 is outside 0-120")]),
@@ -153,10 +155,10 @@ SINGLE_ROW_CASES: list[tuple[str, dict[str, str], list[tuple[str, str]]]] = [
     ("treatments", {"units": "0"}, []),
     ("treatments", {"units": "8"}, []),
     # floats and the catalog range
-    ("measurements", {"value": "nan"}, [("value", "value 'nan' is not a number")]),
-    ("measurements", {"value": "NaN"}, [("value", "value 'NaN' is not a number")]),
+    ("measurements", {"value": "nan"}, [("value", "value is empty; it is required")]),
+    ("measurements", {"value": "NaN"}, [("value", "value is empty; it is required")]),
     ("measurements", {"value": "inf"}, [("value", "value 'inf' is not a number")]),
-    ("measurements", {"value": "7,5"}, [("value", "value '7,5' is not a number")]),
+    ("measurements", {"value": "7,5"}, [("value", f"value '7,5' {DECIMAL_POINT}")]),
     ("measurements", {"value": "five"}, [("value", "value 'five' is not a number")]),
     ("measurements", {"value": "11"}, [("value", "nprs value 11 is outside 0-10")]),
     ("measurements", {"value": "-1"}, [("value", "nprs value -1 is outside 0-10")]),
@@ -450,7 +452,7 @@ def test_rows_of_rejected_or_missing_episodes_are_rejected(make_dataset: MakeDat
     assert issues(ds, "treatments") == [
         (3, "episode_id", "episode E3 was rejected"),
         (4, "episode_id", "episode E99 does not exist in episodes"),
-        (6, "episode_id", "episode e1 does not exist in episodes"),
+        (6, "episode_id", "episode e1 does not exist in episodes (episodes has E1; ids are case-sensitive)"),
     ]
     assert accepted_rows(ds, "treatments") == [2, 5]
     assert issues(ds, "measurements") == [
@@ -588,7 +590,9 @@ def test_unknown_condition_and_technique_are_warnings(make_dataset: MakeDataset,
 # ---------------------------------------------------------------------------
 
 
-def test_empty_rows_are_rejected(make_dataset: MakeDataset, load: Callable) -> None:
+def test_empty_rows_are_rejected_and_blank_lines_skipped(make_dataset: MakeDataset, load: Callable) -> None:
+    # A row of empty fields is a row (rejected as empty); a blank line holds no field at all: it is
+    # skipped, not counted as read, and keeps its row number.
     text = (
         "episode_id,patient_id,condition,start_date,age\n"
         "E1,P1,neck_pain,2024-01-01,40\n"
@@ -601,9 +605,9 @@ def test_empty_rows_are_rejected(make_dataset: MakeDataset, load: Callable) -> N
     assert issues(ds, "episodes") == [
         (3, "", "the row is empty"),
         (4, "", "the row is empty"),
-        (5, "", "the row is empty"),
     ]
     assert accepted_rows(ds, "episodes") == [2, 6]
+    assert ds.n_read["episodes"] == 4
 
 
 def test_row_with_only_an_extra_column_is_not_empty(make_dataset: MakeDataset, load: Callable) -> None:
@@ -623,7 +627,7 @@ def test_row_with_only_an_extra_column_is_not_empty(make_dataset: MakeDataset, l
 
 
 def test_row_numbers_are_those_a_spreadsheet_shows(make_dataset: MakeDataset, load: Callable) -> None:
-    # A quoted line break stays inside one spreadsheet row; a blank line is a row of its own.
+    # A quoted line break stays inside one spreadsheet row; a blank line is a row of its own (skipped).
     text = (
         "episode_id,patient_id,condition,start_date,payer\n"  # row 1
         "E1,P1,neck_pain,2024-01-01,\n"  # row 2
@@ -643,8 +647,7 @@ def test_row_numbers_are_those_a_spreadsheet_shows(make_dataset: MakeDataset, lo
     )
     ds = load(folder)
     assert issues(ds, "episodes") == [
-        (4, "start_date", f"start_date '2024-13-01' {NOT_A_DATE}"),
-        (5, "", "the row is empty"),
+        (4, "start_date", f"start_date '2024-13-01' {NOT_A_CALENDAR_DATE}"),
         (7, "condition", "condition is empty; it is required"),
     ]
     assert ds.episodes.select("row", "episode_id", "payer").rows() == [
@@ -667,7 +670,7 @@ def test_row_numbers_of_a_parquet_file(make_dataset: MakeDataset, load: Callable
     )
     ds = load(make_dataset(episodes=frame, fmt={"episodes": "parquet"}))
     assert issues(ds, "episodes") == [
-        (4, "start_date", f"start_date '2024-99-01' {NOT_A_DATE}"),
+        (4, "start_date", f"start_date '2024-99-01' {NOT_A_CALENDAR_DATE}"),
         (5, "", "the row is empty"),
     ]
     assert accepted_rows(ds, "episodes") == [2, 3]
@@ -694,13 +697,15 @@ def test_csv_row_with_too_many_fields_is_rejected_and_the_others_kept(
     )
     ds = load(folder)
     assert issues(ds, "episodes") == [
-        (3, "", "the row has 6 fields but the header has 4"),
-        (5, "start_date", f"start_date '2024-13-01' {NOT_A_DATE}"),
+        (3, "", "the row has 6 fields but the header has 4 (extra: 'extra,fields')"),
+        (5, "start_date", f"start_date '2024-13-01' {NOT_A_CALENDAR_DATE}"),
         (6, "condition", "condition is empty; it is required"),
         (6, "start_date", "start_date is empty; it is required"),
     ]
     assert ds.episodes.select("row", "episode_id").rows() == [(2, "E1"), (4, "E3")]
-    assert issues(ds, "treatments") == [(3, "", "the row has 5 fields but the header has 4")]
+    assert issues(ds, "treatments") == [
+        (3, "", "the row has 5 fields but the header has 4 (extra: 'joint_mobilization')")
+    ]
     assert accepted_rows(ds, "treatments") == [2, 4]
     assert counts(ds) == {"episodes": (5, 2, 3), "treatments": (3, 2, 1), "measurements": (0, 0, 0)}
 
@@ -858,7 +863,12 @@ def _latin1_episodes(folder: Path) -> None:
             "required column(s) measure missing (columns found: episode_id, measured_on, value)",
             id="missing-column",
         ),
-        pytest.param(_latin1_episodes, "episodes.csv", "not UTF-8 text (byte 49 cannot be decoded)", id="latin-1"),
+        pytest.param(
+            _latin1_episodes,
+            "episodes.csv",
+            "line 2: byte 0xE9 (byte 50 of the file) is not UTF-8 text; the file may be saved as Windows-1252",
+            id="latin-1",
+        ),
         pytest.param(lambda f: (f / "episodes.csv").write_bytes(b""), "episodes.csv", "the file is empty", id="empty"),
         pytest.param(
             lambda f: (f / "episodes.csv").write_bytes(b"\n\n  \n"), "episodes.csv", "the file is empty", id="blank"
@@ -884,7 +894,7 @@ def _latin1_episodes(folder: Path) -> None:
         pytest.param(
             lambda f: (f / "episodes.csv").write_text('episode_id,patient_id,condition,start_date\nE1,"P1,neck_pain\n'),
             "episodes.csv",
-            "not a readable CSV table",
+            'line 2: a quote (") opens a field here and is never closed, so line 2 cannot be split into rows',
             id="unclosed-quote",
         ),
     ],
@@ -962,11 +972,11 @@ def test_csv_and_parquet_give_the_same_result(make_dataset: MakeDataset, load: C
     assert accepted_rows(from_csv, "episodes") == [2, 8]
     assert {(r, reason) for r, _, reason in issues(from_csv, "measurements")} == {
         (3, f"exact duplicate of row 2 {DUP_MEASUREMENT}"),
-        (4, "value 'nan' is not a number"),
+        (4, "value is empty; it is required"),
         (6, "side 'right' is given for nprs, which is not a range-of-motion measure; leave side empty"),
         (7, "measure 'grip_strength' is not in the measure catalog; add a row for it to the dataset's measures.csv"),
         (8, "episode E5 was rejected"),
-        (9, "value '7,5' is not a number"),
+        (9, f"value '7,5' {DECIMAL_POINT}"),
     }
 
 
@@ -993,7 +1003,7 @@ def test_typed_parquet_columns_read_like_text(make_dataset: MakeDataset, load: C
             "patient_id": ["P1", "P2"],
             "condition": ["neck_pain", "neck_pain"],
             "start_date": [dt.date(2024, 1, 1), dt.date(2024, 1, 1)],
-            "end_date": [dt.datetime(2024, 3, 1, 12, 30), None],
+            "end_date": [dt.datetime(2024, 3, 1), None],  # midnight: read as the date
             "age": [44, 130],
         }
     )
@@ -1014,10 +1024,28 @@ def test_typed_parquet_columns_read_like_text(make_dataset: MakeDataset, load: C
     assert issues(ds, "episodes") == [(3, "age", "age 130 is outside 0-120")]
     assert issues(ds, "measurements") == [
         (3, "", f"exact duplicate of row 2 {DUP_MEASUREMENT}"),
-        (4, "value", "value 'NaN' is not a number"),
+        (4, "value", "value is empty; it is required"),
         (5, "value", "nprs value 12.0 is outside 0-10"),
     ]
     assert ds.measurements.select("row", "value").rows() == [(2, 7.0)]
+
+
+def test_parquet_datetimes_with_a_time_of_day_are_rejected_not_cut(make_dataset: MakeDataset, load: Callable) -> None:
+    """A time of day is not silently dropped: the value is rejected with the time it has."""
+    episodes = pl.DataFrame(
+        {
+            "episode_id": ["E1", "E2"],
+            "patient_id": ["P1", "P2"],
+            "condition": ["neck_pain", "neck_pain"],
+            "start_date": [dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1, 0, 0)],
+            "end_date": [dt.datetime(2024, 3, 1, 12, 30), None],
+        }
+    )
+    ds = load(make_dataset(episodes=episodes, fmt={"episodes": "parquet"}))
+    assert issues(ds, "episodes") == [
+        (2, "end_date", "end_date '2024-03-01T12:30:00' has a time of day; give the date only (YYYY-MM-DD)")
+    ]
+    assert ds.episodes.select("row", "start_date").rows() == [(3, dt.date(2024, 1, 1))]
 
 
 # ---------------------------------------------------------------------------
@@ -1040,7 +1068,7 @@ def test_parquet_with_a_nested_column_reads_it_as_text(make_dataset: MakeDataset
     # or a DatasetError names the file. Any other exception is a traceback for the user.
     ds = read_dataset(folder)  # the extra nested column is kept as text
     assert ds.episodes["episode_id"].to_list() == ["E1"]
-    assert ds.episodes["tags"].to_list() == ["['a', 'b']"]
+    assert ds.episodes["tags"].to_list() == ['["a", "b"]']
 
 
 def test_rows_of_an_episode_with_too_many_fields_say_was_rejected(make_dataset: MakeDataset, load: Callable) -> None:
@@ -1056,17 +1084,20 @@ def test_rows_of_an_episode_with_too_many_fields_say_was_rejected(make_dataset: 
         """,
     )
     ds = load(folder)
-    assert issues(ds, "episodes") == [(2, "", "the row has 5 fields but the header has 4")]
+    assert issues(ds, "episodes") == [(2, "", "the row has 5 fields but the header has 4 (extra: 'extra')")]
     assert issues(ds, "treatments") == [(2, "episode_id", "episode E1 was rejected")]
 
 
 def test_too_many_fields_on_the_last_line_without_newline(make_dataset: MakeDataset, load: Callable) -> None:
-    # The same row is rejected when it is not last, or when the file ends with a newline.
+    # The same row gets the same verdict whether or not the file ends with a newline: an extra
+    # field that is empty (a trailing comma) loses nothing and is dropped; one with text rejects the row.
     body = "episode_id,patient_id,condition,start_date\nE1,P1,neck_pain,2024-01-01\nE2,P2,neck_pain,2024-01-01,"
-    with_newline = load(make_dataset(episodes=(body + "\n").encode()))
-    assert issues(with_newline, "episodes") == [(3, "", "the row has 5 fields but the header has 4")]
-    without_newline = load(make_dataset(episodes=body.encode()))
-    assert issues(without_newline, "episodes") == [(3, "", "the row has 5 fields but the header has 4")]
+    for ending in ("\n", ""):
+        trailing_comma = load(make_dataset(episodes=(body + ending).encode()))
+        assert issues(trailing_comma, "episodes") == []
+        assert accepted_rows(trailing_comma, "episodes") == [2, 3]
+        extra_text = load(make_dataset(episodes=(body + "x" + ending).encode()))
+        assert issues(extra_text, "episodes") == [(3, "", "the row has 5 fields but the header has 4 (extra: 'x')")]
 
 
 def test_dates_must_have_the_iso_form(make_dataset: MakeDataset, load: Callable) -> None:

@@ -322,7 +322,12 @@ def test_rows_with_too_many_fields_are_rejected_without_losing_others(
         pl.col("table") == "measurements", pl.col("reason").str.starts_with("the row has ")
     )
     assert ragged_issues.select("row", "column", "reason").rows() == [
-        (i + 2, "", f"the row has {width + extra} fields but the header has {width}") for i in sorted(bad)
+        (
+            i + 2,
+            "",
+            f"the row has {width + extra} fields but the header has {width} (extra: {','.join(['x'] * extra)!r})",
+        )
+        for i in sorted(bad)
     ]
     assert not set(ds.measurements["row"].to_list()) & {i + 2 for i in bad}
     # the other rows keep the reasons they have in the same file without the extra fields

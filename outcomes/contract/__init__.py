@@ -8,6 +8,7 @@ the thresholds, codes and billing rules. The measure catalog
 """
 
 from outcomes.contract.billing import billing_rules, eight_minute_units, expected_timed_units, timed_codes
+from outcomes.contract.reading import ReadingRules, reading_rules
 from outcomes.contract.schema import ROW, TABLES, ColumnSpec, TableSchema, load_table_schema, schemas_dir
 from outcomes.contract.vocabularies import vocabulary, vocabulary_label
 
@@ -15,11 +16,13 @@ __all__ = [
     "ROW",
     "TABLES",
     "ColumnSpec",
+    "ReadingRules",
     "TableSchema",
     "billing_rules",
     "eight_minute_units",
     "expected_timed_units",
     "load_table_schema",
+    "reading_rules",
     "schemas_dir",
     "timed_codes",
     "vocabulary",

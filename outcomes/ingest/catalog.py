@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from outcomes.contract import ROW, load_table_schema, schemas_dir
-from outcomes.ingest._files import read_text_table
+from outcomes.ingest._files import read_table
 from outcomes.ingest.errors import DatasetError
 from outcomes.ingest.validate import check_table
 
@@ -33,16 +33,17 @@ def read_catalog(path: Path, base: pl.DataFrame | None = None) -> pl.DataFrame:
     :class:`DatasetError` lists every problem with its row number.
     """
     schema = load_table_schema("measures")
-    raw, malformed = read_text_table(path)
-    if malformed.height:
-        raise DatasetError(f"{path}: row {malformed[ROW][0]}: {malformed['reason'][0]}")
+    read = read_table(path)
+    if read.problems.height:
+        raise DatasetError(f"{path}: row {read.problems[ROW][0]}: {read.problems['reason'][0]}")
+    raw = read.frame
     missing = [c for c in schema.required if c not in raw.columns]
     if missing:
         raise DatasetError(
             f"{path}: required column(s) {', '.join(missing)} missing "
             f"(found: {', '.join(c for c in raw.columns if c != ROW)})"
         )
-    checked = check_table(raw, schema)
+    checked = check_table(raw, schema, decimal_comma=read.decimal_comma)
     if checked.issues.height:
         lines = [f"row {r}: {reason}" for r, reason in checked.issues.select(ROW, "reason").iter_rows()]
         raise DatasetError(f"{path}: the measure catalog has errors:\n  " + "\n  ".join(lines))

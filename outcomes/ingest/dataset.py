@@ -24,10 +24,10 @@ from pathlib import Path
 import polars as pl
 
 from outcomes.contract import ROW, TABLES, load_table_schema
-from outcomes.ingest._files import read_header, read_text_table
+from outcomes.ingest._files import read_header, read_table
 from outcomes.ingest.catalog import dataset_catalog
 from outcomes.ingest.errors import DatasetError
-from outcomes.ingest.validate import ISSUE_SCHEMA, WARNING_SCHEMA, Context, check_table
+from outcomes.ingest.validate import ISSUE_SCHEMA, WARNING_SCHEMA, Context, check_table, clean_ids
 
 __all__ = ["Dataset", "read_dataset"]
 
@@ -47,7 +47,7 @@ class Dataset:
         whole row), ``rule`` (which kind of rule: required, type, range,
         allowed values, vocabulary, pattern, order, duplicate id, episode
         rejected, episode missing, outside episode, unknown measure, side,
-        duplicate row, empty row, malformed row) and ``reason``. A row with
+        duplicate row, empty row, malformed row, encoding) and ``reason``. A row with
         several problems appears once per problem. ``rule`` carries no value
         from the data, so it can be shown where identifiers must not be.
     warnings : polars.DataFrame
@@ -59,6 +59,9 @@ class Dataset:
         Rows read per table.
     path : pathlib.Path
         The dataset folder.
+    notes : tuple of str
+        How files were read where they differ from the plain form (a
+        semicolon separator, decimal commas).
     """
 
     episodes: pl.DataFrame
@@ -69,6 +72,7 @@ class Dataset:
     catalog: pl.DataFrame
     n_read: dict[str, int]
     path: Path
+    notes: tuple[str, ...] = ()
 
     def table(self, name: str) -> pl.DataFrame:
         """Accepted rows of ``episodes``, ``treatments`` or ``measurements``."""
@@ -158,28 +162,32 @@ def read_dataset(path: str | Path, /) -> Dataset:
     warnings: list[pl.DataFrame] = []
     accepted: dict[str, pl.DataFrame] = {}
     n_read: dict[str, int] = {}
+    notes: list[str] = []
     context = Context(catalog=catalog)
     for name in TABLES:
-        raw, malformed = read_text_table(files[name])
+        read = read_table(files[name])
+        raw, problems = read.frame, read.problems
         _require_columns(files[name], name, raw.columns)
-        n_read[name] = raw.height + malformed.height
-        checked = check_table(raw, load_table_schema(name), context)
+        n_read[name] = raw.height + problems.height
+        notes += read.notes
+        checked = check_table(
+            raw, load_table_schema(name), context, decimal_comma=read.decimal_comma, unreadable=problems
+        )
         accepted[name] = checked.accepted
-        bad = malformed.select(ROW, pl.lit("").alias("column"), pl.lit("malformed row").alias("rule"), "reason")
-        table_issues = pl.concat([checked.issues, bad.cast(ISSUE_SCHEMA)])  # type: ignore[arg-type]
+        table_issues = pl.concat([checked.issues, problems.select(*ISSUE_SCHEMA).cast(ISSUE_SCHEMA)])  # type: ignore[arg-type]
         issues.append(table_issues.with_columns(pl.lit(name).alias("table")))
         warnings.append(checked.warnings.with_columns(pl.lit(name).alias("table")))
         if name == "episodes":
             rejected_ids = raw.join(table_issues.select(ROW).unique(), on=ROW, how="semi")["episode_id"]
             rejected_ids = rejected_ids.cast(pl.String)
-            if "episode_id" in malformed.columns:  # rows with too many fields still name their episode
-                rejected_ids = pl.concat([rejected_ids, malformed["episode_id"]])
+            if "episode_id" in problems.columns:  # unreadable rows still name their episode where they can
+                rejected_ids = pl.concat([rejected_ids, problems["episode_id"].cast(pl.String)])
             context = Context(
                 episodes=checked.accepted,
-                rejected_episode_ids=rejected_ids.str.strip_chars().drop_nulls(),
+                rejected_episode_ids=clean_ids(rejected_ids),
                 catalog=catalog,
             )
-        del raw, malformed, checked  # free each table's text copy as soon as it is checked
+        del raw, problems, read, checked  # free each table's text copy as soon as it is checked
 
     rejected = (
         pl.concat(issues)
@@ -199,4 +207,5 @@ def read_dataset(path: str | Path, /) -> Dataset:
         catalog=catalog,
         n_read=n_read,
         path=folder,
+        notes=tuple(notes),
     )

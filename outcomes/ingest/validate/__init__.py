@@ -6,6 +6,6 @@
 """
 
 from outcomes.ingest.validate.engine import Checked, Context, check_table
-from outcomes.ingest.validate.rules import ISSUE_SCHEMA, WARNING_SCHEMA
+from outcomes.ingest.validate.rules import ISSUE_SCHEMA, WARNING_SCHEMA, clean_ids
 
-__all__ = ["ISSUE_SCHEMA", "WARNING_SCHEMA", "Checked", "Context", "check_table"]
+__all__ = ["ISSUE_SCHEMA", "WARNING_SCHEMA", "Checked", "Context", "check_table", "clean_ids"]

@@ -43,6 +43,7 @@ from outcomes.ingest.validate.rules import (
     native,
     typed_name,
     typed_value,
+    unique_ids,
     unique_rule,
     vocabulary_warnings,
 )
@@ -85,6 +86,7 @@ class _Table:
     """Cleaned distinct values (with their typed form) of the columns checked through them."""
     deferred: str | None = None
     """The episode-reference column whose cleaning waits for the join to the episodes."""
+    decimal_comma: bool = False
     rules: list[NamedRule] = field(default_factory=list)
 
     def clean(self, name: str) -> pl.Expr:
@@ -96,7 +98,7 @@ class _Table:
             self.rules += [(spec.name, *rule) for rule in rules_of(spec)]
 
 
-def _clean_and_type(raw: pl.DataFrame, schema: TableSchema, context: Context) -> _Table:
+def _clean_and_type(raw: pl.DataFrame, schema: TableSchema, context: Context, decimal_comma: bool) -> _Table:
     """Phase 1: every column as cleaned text (or native type) plus its typed copy ``typed_name(c)``.
 
     Parquet columns that already hold the schema's type skip the text round trip; every other
@@ -105,7 +107,7 @@ def _clean_and_type(raw: pl.DataFrame, schema: TableSchema, context: Context) ->
     """
     raw_types = raw.schema
     specs = {spec.name: spec for spec in schema.columns}
-    extra = [c for c in raw.columns if c != ROW and c not in specs]
+    extra = [c for c in raw.columns if c != ROW and c not in specs]  # already renamed by check_table
     missing = [c for c in schema.names if c not in raw_types]
     vocab_codes = {
         spec.vocabulary: vocabulary(spec.vocabulary)["code"].to_list()
@@ -116,10 +118,13 @@ def _clean_and_type(raw: pl.DataFrame, schema: TableSchema, context: Context) ->
     to_text = [
         c for c in [*schema.names, *extra] if c in raw_types and not is_native.get(c) and raw_types[c] != pl.String
     ]
+    not_a_number = [c for c in schema.names if c in raw_types and is_native[c] and raw_types[c].is_float()]
     df = raw.with_columns(
-        [pl.lit(None, dtype=pl.String).alias(c) for c in missing] + [pl.col(c).cast(pl.String) for c in to_text]
+        [pl.lit(None, dtype=pl.String).alias(c) for c in missing]
+        + [pl.col(c).cast(pl.String) for c in to_text]
+        + [pl.col(c).fill_nan(None) for c in not_a_number]  # NaN in a Parquet number column: missing
     )
-    t = _Table(df=df, schema=schema, specs=specs, extra=extra, vocab_codes=vocab_codes)
+    t = _Table(df=df, schema=schema, specs=specs, extra=extra, vocab_codes=vocab_codes, decimal_comma=decimal_comma)
 
     # Clean text: columns with few distinct values only where some value needs it.
     text = [s.name for s in schema.columns if not is_native[s.name]] + extra
@@ -130,7 +135,9 @@ def _clean_and_type(raw: pl.DataFrame, schema: TableSchema, context: Context) ->
         if not cleaned.to_series().equals(raw_values):
             to_clean.append(name)
         cleaned = cleaned.unique()
-        t.values[name] = cleaned.with_columns(typed_value(specs[name])) if name in specs else cleaned
+        t.values[name] = (
+            cleaned.with_columns(typed_value(specs[name], False, decimal_comma)) if name in specs else cleaned
+        )
     ref = _reference(schema)
     if ref is not None and context.episodes is not None and ref.name in to_clean:
         to_clean.remove(ref.name)  # cleaned with the join to the episodes, only where needed
@@ -145,7 +152,11 @@ def _clean_and_type(raw: pl.DataFrame, schema: TableSchema, context: Context) ->
     as_is = shortcuts.usable_as_is(df, [s for s in schema.columns if is_native[s.name]])
     t.df = df.with_columns(
         [pl.col(name).alias(typed_name(name)) for name in as_is]
-        + [typed_value(spec, is_native[spec.name]) for spec in schema.columns if spec.name not in [*looked_up, *as_is]]
+        + [
+            typed_value(spec, is_native[spec.name], decimal_comma)
+            for spec in schema.columns
+            if spec.name not in [*looked_up, *as_is]
+        ]
     )
     t.add_rules(lambda spec: column_rules(spec, vocab_codes))
     return t
@@ -189,10 +200,38 @@ def _join_episodes(t: _Table, context: Context) -> None:
             pl.col(f"{EPISODE}start_date").is_null() & pl.col(f"{EPISODE}rejected").is_null()
         ).get_column(ref.name)
         if not unmatched.to_frame().select(t.clean(ref.name)).to_series().equals(unmatched):
-            t.df = t.df.with_columns(t.clean(ref.name)).with_columns(typed_value(ref))
+            t.df = t.df.with_columns(t.clean(ref.name)).with_columns(typed_value(ref, False, t.decimal_comma))
             joined = shortcuts.lookup_join(t.df, ref.name, lookup)
-    t.df = joined
+    t.df = _with_case_hint(joined, ref.name, eps)
     t.add_rules(episode_rules)
+
+
+def _with_case_hint(df: pl.DataFrame, ref: str, eps: pl.DataFrame) -> pl.DataFrame:
+    """``EPISODE + "case"``: for a reference to no episode, the episode id that differs from it only in case."""
+    hint = f"{EPISODE}case"
+    missing = (
+        df.filter(
+            pl.col(ref).is_not_null()
+            & pl.col(f"{EPISODE}start_date").is_null()
+            & pl.col(f"{EPISODE}rejected").is_null()
+        )
+        .get_column(ref)
+        .unique()
+    )
+    if missing.len() == 0:
+        return df.with_columns(pl.lit(None, dtype=pl.String).alias(hint))
+    folded = pl.DataFrame({"__fold": missing.str.to_lowercase().unique()})
+    same = (
+        eps.select(pl.col(ref).alias(hint), pl.col(ref).str.to_lowercase().alias("__fold"))
+        .join(folded, on="__fold", how="semi")
+        .group_by("__fold")
+        .agg(pl.col(hint).min())
+    )
+    looked = df.select(pl.col(ref).str.to_lowercase().alias("__fold")).join(
+        same, on="__fold", how="left", maintain_order="left"
+    )
+    found = pl.when(pl.col(f"{EPISODE}start_date").is_null()).then(looked.get_column(hint))
+    return df.with_columns(found.alias(hint))
 
 
 def _join_catalog(t: _Table, context: Context) -> None:
@@ -217,7 +256,7 @@ def _join_catalog(t: _Table, context: Context) -> None:
     t.add_rules(lambda spec: catalog_rules(spec, code.name))
 
 
-def _evaluate_rules(t: _Table) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _evaluate_rules(t: _Table, unreadable: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Phase 4: every rule's flag over the rows, in parallel; the issues and the accepted rows.
 
     A rule that reads only one column with few distinct values is first evaluated on those
@@ -253,9 +292,10 @@ def _evaluate_rules(t: _Table) -> tuple[pl.DataFrame, pl.DataFrame]:
             )
     for spec in t.schema.columns:
         if spec.unique:
-            ids = df.get_column(spec.name).drop_nulls()
+            every = unique_ids(df, spec, unreadable)
+            ids = every.get_column(spec.name).drop_nulls()
             if ids.n_unique() < ids.len():
-                parts.append(unique_rule(df.lazy(), spec).collect())
+                parts.append(unique_rule(df.lazy(), spec, every).collect())
     issues = pl.concat(parts)
 
     bad_rows = empty
@@ -287,6 +327,9 @@ def check_table(
     raw: pl.DataFrame,
     schema: TableSchema,
     context: Context | None = None,
+    *,
+    decimal_comma: bool = False,
+    unreadable: pl.DataFrame | None = None,
 ) -> Checked:
     """Validate a table as read against ``schema``.
 
@@ -301,6 +344,11 @@ def check_table(
         The table's schema.
     context : Context, optional
         Accepted episodes and the measure catalog, for cross-table rules.
+    decimal_comma : bool, default False
+        Numbers may be written with a decimal comma (``7,5``).
+    unreadable : polars.DataFrame, optional
+        The file's records that could not be read as rows (``row`` and text
+        columns): they are rejected already, and count for the uniqueness of ids.
 
     Returns
     -------
@@ -308,16 +356,25 @@ def check_table(
         ``accepted``: typed rows without any issue (``row`` kept, file order);
         ``issues``: one row per problem (``row``, ``column``, ``rule``, ``reason``);
         ``warnings``: unknown vocabulary values, one row per value.
+
+    Notes
+    -----
+    Columns the schema does not name are carried under internal names while
+    the rules run (``__extra_0``, ...), so that no column of a file can
+    collide with a helper column of the engine, whatever it is called.
     """
     context = context or Context()
-    t = _clean_and_type(raw, schema, context)
+    names = {c for c in schema.names}
+    extras = [c for c in raw.columns if c != ROW and c not in names]
+    carried = {c: f"__extra_{i}" for i, c in enumerate(extras)}
+    t = _clean_and_type(raw.rename(carried), schema, context, decimal_comma)
     _join_episodes(t, context)
     _join_catalog(t, context)
-    accepted, issues = _evaluate_rules(t)
+    accepted, issues = _evaluate_rules(t, unreadable)
     t.df = pl.DataFrame()  # the text copies and joined columns are no longer needed
     accepted, issues = _drop_duplicate_rows(t, accepted, issues)
-    keep = [ROW] + [pl.col(typed_name(s.name)).alias(s.name) for s in schema.columns] + t.extra
-    accepted_df = accepted.select(keep)
+    keep = [ROW] + [pl.col(typed_name(s.name)).alias(s.name) for s in schema.columns]
+    accepted_df = accepted.select(*keep, *[pl.col(inner).alias(outer) for outer, inner in carried.items()])
     issues = issues.sort(ROW, "column", "reason")
     warnings = vocabulary_warnings(accepted_df, schema, t.vocab_codes, t.values)
     return Checked(accepted=accepted_df, issues=issues, warnings=warnings)

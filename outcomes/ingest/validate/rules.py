@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from outcomes.contract import ROW, ColumnSpec, TableSchema, vocabulary_label
+from outcomes.contract import ROW, ColumnSpec, TableSchema, reading_rules, vocabulary_label
 
 __all__ = [
     "CATALOG",
@@ -25,6 +25,7 @@ __all__ = [
     "Rule",
     "catalog_rules",
     "clean",
+    "clean_ids",
     "clean_other",
     "column_rules",
     "duplicate_row_issues",
@@ -32,8 +33,10 @@ __all__ = [
     "episode_rules",
     "fmt_number",
     "native",
+    "shown",
     "typed_name",
     "typed_value",
+    "unique_ids",
     "unique_rule",
     "vocabulary_warnings",
 ]
@@ -71,19 +74,51 @@ def fmt_number(x: float) -> str:
     return f"{x:g}"
 
 
+def shown(value: pl.Expr) -> pl.Expr:
+    """A value as a reason quotes it: cut to ``shown_value_length`` characters (data_schemas/reading.json)."""
+    n = reading_rules().shown_value_length
+    value = value.cast(pl.String)
+    length = value.str.len_chars()
+    return (
+        pl.when(length > n)
+        .then(pl.concat_str(value.str.slice(0, n - 1), pl.lit("… ("), length.cast(pl.String), pl.lit(" characters)")))
+        .otherwise(value)
+    )
+
+
 def _quoted(col: str) -> pl.Expr:
-    return pl.concat_str(pl.lit("'"), pl.col(col), pl.lit("'"))
+    return pl.concat_str(pl.lit("'"), shown(pl.col(col)), pl.lit("'"))
+
+
+_NON_ASCII = r"[^\x00-\x7F]"
+
+
+def _clean_text(e: pl.Expr) -> pl.Expr:
+    """Trimmed, NFC-normalised text; empty and the missing-value tokens of data_schemas/reading.json as null."""
+    e = e.str.strip_chars()
+    e = pl.when(e.str.contains(_NON_ASCII)).then(e.str.normalize("NFC")).otherwise(e)
+    missing = list(reading_rules().missing_values)
+    return (
+        pl.when((e == "") | ((e.str.len_chars() <= max(map(len, missing))) & e.str.to_lowercase().is_in(missing)))
+        .then(None)
+        .otherwise(e)
+    )
 
 
 def clean(spec: ColumnSpec) -> pl.Expr:
-    """The cleaned text of a column: white space trimmed, empty as null, case normalised as the schema says."""
-    e = pl.col(spec.name).str.strip_chars()
-    e = pl.when(e == "").then(None).otherwise(e)
+    """The cleaned text of a column of the contract: trimmed, NFC-normalised, missing-value tokens and
+    empty text as null, case normalised as the schema says."""
+    e = _clean_text(pl.col(spec.name))
     if spec.normalize == "lower":
         e = e.str.to_lowercase()
     elif spec.normalize == "upper":
         e = e.str.to_uppercase()
     return e.alias(spec.name)
+
+
+def clean_ids(ids: pl.Series) -> pl.Series:
+    """Identifiers cleaned as :func:`clean` cleans an identifier column, nulls dropped."""
+    return ids.cast(pl.String).to_frame("id").select(_clean_text(pl.col("id"))).to_series().drop_nulls()
 
 
 def clean_other(name: str) -> pl.Expr:
@@ -100,8 +135,12 @@ def native(spec: ColumnSpec, dtype: pl.DataType) -> bool:
     return False
 
 
-def typed_value(spec: ColumnSpec, is_native: bool = False) -> pl.Expr:
-    """The typed copy of a column (``typed_name(name)``): null where the value is not of the schema's type."""
+def typed_value(spec: ColumnSpec, is_native: bool = False, decimal_comma: bool = False) -> pl.Expr:
+    """The typed copy of a column (``typed_name(name)``): null where the value is not of the schema's type.
+
+    Dates are ``YYYY-MM-DD``, optionally followed by a time of exactly midnight (dropped); numbers
+    are plain decimals, with a decimal comma where ``decimal_comma`` (a ``;``-separated file).
+    """
     raw = pl.col(spec.name)
     e: pl.Expr
     if is_native:  # already a date or a number: only the checks text parsing would have made
@@ -112,26 +151,55 @@ def typed_value(spec: ColumnSpec, is_native: bool = False) -> pl.Expr:
             ok = f.is_finite() & (f == f.floor()) & (f.abs() < 2**53) if spec.type == "integer" else f.is_finite()
             e = pl.when(ok).then(raw).cast(spec.dtype)
     elif spec.type == "date":
-        e = pl.when(raw.str.contains(r"^\d{4}-\d{2}-\d{2}$")).then(raw.str.to_date("%Y-%m-%d", strict=False))
-    elif spec.type == "float":
-        f = raw.cast(pl.Float64, strict=False)
-        e = pl.when(f.is_finite()).then(f)
-    elif spec.type == "integer":
-        f = raw.cast(pl.Float64, strict=False)
-        plain = raw.str.contains(r"^[+-]?\d+(\.0*)?$")  # 12, 12.0; not 1.2e1
-        e = pl.when(plain & f.is_finite() & (f == f.floor()) & (f.abs() < 2**53)).then(f).cast(pl.Int64)
+        day = raw.str.replace(_MIDNIGHT, "$1")
+        e = pl.when(day.str.contains(_DATE)).then(day.str.to_date("%Y-%m-%d", strict=False))
+    elif spec.type in ("float", "integer"):
+        text = raw
+        if decimal_comma:
+            text = (
+                pl.when(raw.str.contains(_DECIMAL_COMMA)).then(raw.str.replace(",", ".", literal=True)).otherwise(raw)
+            )
+        f = text.cast(pl.Float64, strict=False)
+        if spec.type == "float":
+            e = pl.when(f.is_finite()).then(f)
+        else:
+            plain = text.str.contains(r"^[+-]?\d+(\.0*)?$")  # 12, 12.0; not 1.2e1
+            e = pl.when(plain & f.is_finite() & (f == f.floor()) & (f.abs() < 2**53)).then(f).cast(pl.Int64)
     else:
         e = raw
     return e.alias(typed_name(spec.name))
 
 
-def _type_reason(spec: ColumnSpec) -> str:
-    return {
-        "date": "is not a date in ISO 8601 form (YYYY-MM-DD)",
-        "float": "is not a number",
-        "integer": "is not a whole number",
-        "string": "is not text",
-    }[spec.type]
+_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_MIDNIGHT = r"^(\d{4}-\d{2}-\d{2})[T ]00:00(?::00(?:[.,]0+)?)?(?:Z|[+-]00:?00)?$"
+_TIME_OF_DAY = r"^\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}"
+_DECIMAL_COMMA = r"^[+-]?\d+,\d+$"
+
+
+def _type_reason(spec: ColumnSpec) -> pl.Expr:
+    """Why a value is not of the column's type, naming the value."""
+    name, raw = spec.name, pl.col(spec.name)
+
+    def said(text: str) -> pl.Expr:
+        return pl.concat_str(pl.lit(f"{name} "), _quoted(name), pl.lit(f" {text}"))
+
+    if spec.type == "date":
+        return (
+            pl.when(raw.str.contains(_TIME_OF_DAY))
+            .then(said("has a time of day; give the date only (YYYY-MM-DD)"))
+            .when(raw.str.contains(_DATE))
+            .then(said("is not a calendar date"))
+            .otherwise(said("is not a date in ISO 8601 form (YYYY-MM-DD)"))
+        )
+    if spec.type == "float":
+        return (
+            pl.when(raw.str.contains(_DECIMAL_COMMA))
+            .then(said("is not a number (write decimals with a point, 7.5, in a comma-separated file)"))
+            .otherwise(said("is not a number"))
+        )
+    if spec.type == "integer":
+        return said("is not a whole number")
+    return said("is not text")
 
 
 def column_rules(spec: ColumnSpec, vocab_codes: dict[str, list[str]]) -> list[Rule]:
@@ -141,13 +209,9 @@ def column_rules(spec: ColumnSpec, vocab_codes: dict[str, list[str]]) -> list[Ru
     rules: list[Rule] = []
     if spec.required:
         rules.append(("required", raw.is_null(), pl.lit(f"{name} is empty; it is required")))
-    rules.append(
-        (
-            "type",
-            raw.is_not_null() & value.is_null(),
-            pl.concat_str(pl.lit(f"{name} "), _quoted(name), pl.lit(f" {_type_reason(spec)}")),
-        )
-    )
+    rules.append(("type", raw.is_not_null() & value.is_null(), _type_reason(spec)))
+    if spec.type == "date":
+        rules.append(_date_range_rule(spec))
     if spec.min is not None or spec.max is not None:
         lo = spec.min if spec.min is not None else float("-inf")
         hi = spec.max if spec.max is not None else float("inf")
@@ -161,7 +225,7 @@ def column_rules(spec: ColumnSpec, vocab_codes: dict[str, list[str]]) -> list[Ru
             (
                 "range",
                 value.is_not_null() & ((value < lo) | (value > hi)),
-                pl.concat_str(pl.lit(f"{name} "), raw, pl.lit(f" is {word} {span}")),
+                pl.concat_str(pl.lit(f"{name} "), shown(raw), pl.lit(f" is {word} {span}")),
             )
         )
     if spec.enum is not None:
@@ -209,10 +273,36 @@ def column_rules(spec: ColumnSpec, vocab_codes: dict[str, list[str]]) -> list[Ru
     return rules
 
 
-def unique_rule(lf: pl.LazyFrame, spec: ColumnSpec) -> pl.LazyFrame:
+def _date_range_rule(spec: ColumnSpec) -> Rule:
+    """Dates outside the range of data_schemas/reading.json (a year 0 or 9999 is a typing error)."""
+    name, value = spec.name, pl.col(typed_name(spec.name))
+    earliest, latest = reading_rules().earliest_date, reading_rules().latest_date
+    return (
+        "range",
+        value.is_not_null() & ((value < earliest) | (value > latest)),
+        pl.concat_str(
+            pl.lit(f"{name} "),
+            value.cast(pl.String),
+            pl.when(value < earliest).then(pl.lit(f" is before {earliest}")).otherwise(pl.lit(f" is after {latest}")),
+        ),
+    )
+
+
+def unique_ids(df: pl.DataFrame, spec: ColumnSpec, unreadable: pl.DataFrame | None) -> pl.DataFrame:
+    """``row`` and the cleaned id of every record: the table's rows and its unreadable records."""
+    ids = df.select(ROW, spec.name)
+    if unreadable is not None and unreadable.height and spec.name in unreadable.columns:
+        other = unreadable.select(ROW, clean(spec)).cast({spec.name: ids.schema[spec.name]})
+        ids = pl.concat([ids, other])
+    return ids
+
+
+def unique_rule(lf: pl.LazyFrame, spec: ColumnSpec, ids: pl.DataFrame) -> pl.LazyFrame:
+    """Every row whose id is shared with another record (unreadable records included) is flagged."""
     name = spec.name
     dups = (
-        lf.filter(pl.col(name).is_not_null())
+        ids.lazy()
+        .filter(pl.col(name).is_not_null())
         .group_by(name)
         .agg(pl.col(ROW).sort().alias("__rows"), pl.len().alias("__n"))
         .filter(pl.col("__n") > 1)
@@ -251,7 +341,7 @@ def episode_rules(spec: ColumnSpec) -> list[Rule]:
             (
                 "episode rejected",
                 raw.is_not_null() & pl.col(f"{EPISODE}rejected").fill_null(False),
-                pl.concat_str(pl.lit("episode "), raw, pl.lit(" was rejected")),
+                pl.concat_str(pl.lit("episode "), shown(raw), pl.lit(" was rejected")),
             )
         )
         rules.append(
@@ -260,7 +350,18 @@ def episode_rules(spec: ColumnSpec) -> list[Rule]:
                 raw.is_not_null()
                 & ~pl.col(f"{EPISODE}rejected").fill_null(False)
                 & pl.col(f"{EPISODE}start_date").is_null(),
-                pl.concat_str(pl.lit("episode "), raw, pl.lit(" does not exist in episodes")),
+                pl.concat_str(
+                    pl.lit("episode "),
+                    shown(raw),
+                    pl.lit(" does not exist in episodes"),
+                    pl.when(pl.col(f"{EPISODE}case").is_not_null())
+                    .then(
+                        pl.concat_str(
+                            pl.lit(" (episodes has "), pl.col(f"{EPISODE}case"), pl.lit("; ids are case-sensitive)")
+                        )
+                    )
+                    .otherwise(pl.lit("")),
+                ),
             )
         )
     if spec.within_episode:
@@ -317,7 +418,7 @@ def catalog_rules(spec: ColumnSpec, measure_col: str | None) -> list[Rule]:
                 pl.concat_str(
                     pl.col(spec.catalog_range),
                     pl.lit(" value "),
-                    raw,
+                    shown(raw),
                     pl.lit(" is outside "),
                     pl.col(f"{CATALOG}min_text"),
                     pl.lit("-"),
