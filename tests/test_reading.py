@@ -18,6 +18,7 @@ import pytest
 
 from outcomes import Dataset, DatasetError, read_dataset
 from outcomes.cli import main
+from outcomes.contract import ROW
 
 DATA = Path(__file__).parent / "data"
 EPISODES_HEADER = "episode_id,patient_id,condition,start_date"
@@ -139,6 +140,16 @@ def test_a_column_named_like_an_internal_helper_is_kept(
     assert ds.is_clean
     assert accepted(ds, "episodes", name) == [(2, "kept")]
     assert accepted(ds, "measurements", "value", name) == [(2, 5.0, "m")]
+
+
+@pytest.mark.parametrize("name", ["reason", "rule", "column", "table"])
+def test_columns_named_like_the_rejection_table_do_not_collide(
+    name: str, make_dataset: MakeDataset, load: Callable[[Path], Dataset]
+) -> None:
+    text = f"{EPISODES_HEADER},{name}\nE1,P1,neck_pain,2024-01-01,a\nE2,P2,neck_pain,2024-01-01,b,surplus\n"
+    ds = load(make_dataset(episodes=text.encode()))
+    assert accepted(ds, "episodes", name) == [(2, "a")]
+    assert issues(ds, "episodes") == [(3, "", "the row has 6 fields but the header has 5 (extra: 'surplus')")]
 
 
 # ----------------------------------------------------------------- wrong accounting
@@ -369,3 +380,40 @@ def test_other_unicode_encodings_are_named(encoding: str, message: str, make_dat
 def test_a_utf8_byte_order_mark_is_accepted(make_dataset: MakeDataset, load: Callable[[Path], Dataset]) -> None:
     ds = load(make_dataset(episodes=f"\ufeff{EPISODES_HEADER}\r\nE1,P1,neck_pain,2024-01-01\r\n".encode()))
     assert accepted(ds, "episodes", "episode_id") == [(2, "E1")]
+
+
+# ----------------------------------------------------------------- the two CSV readers agree
+
+_PLAIN_FILES = {
+    "lf": "a,b,c\n1,2,3\n4,,6\n",
+    "crlf": "a,b,c\r\n1,2,3\r\n4,,6\r\n",
+    "no final line break": "a,b,c\n1,2,3\n4,5,6",
+    "trailing blank lines": "a,b,c\n1,2,3\n\n\r\n",
+    "blank line between records": "a,b,c\n1,2,3\n\n4,5,6\n",
+    "line of bare separators": "a,b,c\n1,2,3\n,,\n4,5,6\n",
+    "short record": "a,b,c\n1\n4,5,6\n",
+    "trailing comma on data lines": "a,b,c\n1,2,3,\n4,5,6,\n",
+    "extra text field": "a,b,c\n1,2,3,x\n4,5,6\n",
+    "semicolons": "a;b;c\n1;2,5;3\n",
+    "white space kept": "a,b,c\n 1 ,2,3\n",
+}
+
+
+@pytest.mark.parametrize("text", list(_PLAIN_FILES.values()), ids=list(_PLAIN_FILES))
+def test_polars_and_the_record_reader_agree_where_polars_is_used(text: str, tmp_path: Path) -> None:
+    """Where polars' reading is kept, it equals the record reader's on the same file (rows, numbers, values)."""
+    from outcomes.ingest._files import _form, _read_csv_polars, _read_csv_python, clean_names
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode())
+    form = _form(path)
+    names = clean_names(form.header, path)
+    python_rows, problems, _ = _read_csv_python(path, form, names)
+    fast = _read_csv_polars(path, form, names) if form.plain else None
+    if fast is not None:
+        assert problems.is_empty()  # polars is kept only where no record is a problem
+        assert fast.rows() == python_rows.rows()
+    # and the cases that must not be read by polars are not: a blank line is skipped, bare separators are a row
+    if text in (_PLAIN_FILES["blank line between records"], _PLAIN_FILES["line of bare separators"]):
+        assert fast is None
+        assert python_rows[ROW].to_list() == ([2, 4] if ",," not in text else [2, 3, 4])

@@ -30,6 +30,7 @@ import contextlib
 import csv
 import io
 import json
+import mmap
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from outcomes.contract import ROW, reading_rules
@@ -45,7 +47,7 @@ from outcomes.ingest.errors import DatasetError
 __all__ = ["PROBLEM_SCHEMA", "TableRead", "clean_names", "read_header", "read_table"]
 
 PROBLEM_SCHEMA = {ROW: pl.Int64, "column": pl.String, "rule": pl.String, "reason": pl.String}
-"""Columns of a problem row, before the file's own columns (as text)."""
+"""Columns of the problems of a table file: records that could not be read as rows."""
 
 _CHUNK = 1 << 24
 _TAIL = 1 << 16
@@ -63,8 +65,10 @@ class TableRead:
         for Parquet, dates and numbers keep their type and the rest is text.
     problems : polars.DataFrame
         Records that could not be read as a row: ``row``, ``column``,
-        ``rule``, ``reason``, then the file's columns as text (as far as they
-        could be read), so that a rejected episode's id is still known.
+        ``rule``, ``reason``.
+    problem_rows : polars.DataFrame
+        The same records' ``row`` and the file's columns as text, as far as
+        they could be read, so that a rejected episode's id is still known.
     decimal_comma : bool
         Numbers may be written with a decimal comma (a ``;``-separated file).
     notes : tuple of str
@@ -73,6 +77,7 @@ class TableRead:
 
     frame: pl.DataFrame
     problems: pl.DataFrame
+    problem_rows: pl.DataFrame
     decimal_comma: bool = False
     notes: tuple[str, ...] = ()
 
@@ -204,45 +209,43 @@ def _separator(line: str) -> str:
     return best
 
 
+def _line_breaks(data: np.ndarray) -> tuple[int, int, int]:
+    """LF, CR and CRLF counts of a file's bytes; the CR passes run only when there is a CR."""
+    n_lf = n_cr = n_crlf = 0
+    has_cr = False
+    for start in range(0, len(data), _CHUNK):
+        chunk = data[start : start + _CHUNK]
+        n_lf += int(np.count_nonzero(chunk == 10))
+        has_cr = has_cr or bool((chunk == 13).any())
+    if has_cr:
+        for start in range(0, len(data), _CHUNK):
+            pair = data[start : start + _CHUNK + 1]  # one byte more: a CRLF across the seam
+            is_cr = pair[:-1] == 13
+            n_cr += int(np.count_nonzero(is_cr))
+            n_crlf += int(np.count_nonzero(is_cr & (pair[1:] == 10)))
+        if data[-1] == 13:
+            n_cr += 1
+    return n_lf, n_cr, n_crlf
+
+
 def _form(path: Path) -> _Form:
-    with path.open("rb") as handle:
-        head = handle.read(_TAIL)
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        head, tail = mapped[:_TAIL], mapped[-_TAIL:]
+        quoted = mapped.find(b'"') >= 0
+        data = np.frombuffer(mapped, dtype=np.uint8)
+        n_lf, n_cr, n_crlf = _line_breaks(data)
+        del data  # the map cannot close while an array views it
     _check_encoding(head, path)
     separator = _separator(_first_line(head))
     header, header_row = _python_header(path, separator)
-    n_lf = n_cr = n_crlf = 0
-    quoted = False
-    first_blank: int | None = None
-    offset, prev, tail = 0, b"", b""
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            n_lf += chunk.count(b"\n")
-            cr = chunk.count(b"\r")
-            n_cr += cr
-            if cr or prev.endswith(b"\r"):  # most files have no CR at all: skip the CRLF passes
-                n_crlf += chunk.count(b"\r\n") + (prev.endswith(b"\r") and chunk.startswith(b"\n"))
-            quoted = quoted or b'"' in chunk
-            if first_blank is None:
-                seam = prev[-2:] + chunk[:2]  # a blank line across the chunk boundary
-                patterns = (b"\n\n", b"\n\r\n") if n_cr else (b"\n\n",)
-                hits = [offset - len(prev[-2:]) + j for j in map(seam.find, patterns) if j >= 0]
-                hits += [offset + j for j in map(chunk.find, patterns) if j >= 0]
-                if hits:
-                    first_blank = min(hits)
-            tail = chunk[-_TAIL:] if len(chunk) >= _TAIL else (tail + chunk)[-_TAIL:]
-            prev = chunk
-            offset += len(chunk)
     body = tail.rstrip(b"\r\n")
-    run = tail[len(body) :]
-    trailing_start = offset - len(run)
-    trailing_blank = max(run.count(b"\n") - 1, 0)
+    trailing_blank = max(tail[len(body) :].count(b"\n") - 1, 0)
     lines = n_lf + (0 if tail.endswith(b"\n") else 1)
     starts_blank = head.removeprefix(codecs.BOM_UTF8).startswith((b"\n", b"\r"))
     plain = (
         not quoted  # polars reads some misplaced quotes leniently ("a "b" c" as a b c): the record reader decides
         and n_cr == n_crlf
         and not starts_blank
-        and (first_blank is None or first_blank >= trailing_start)
         and len(body) > 0  # a tail of only line breaks: the file is too odd to count this way
         and not _last_line_too_long(tail, separator, len(header))
     )
@@ -329,11 +332,13 @@ def _read_csv_polars(path: Path, form: _Form, names: list[str]) -> pl.DataFrame 
         frame = frame.head(frame.height - form.trailing_blank)
     if frame.height != form.one_line_records:
         return None  # a record spans lines (a quoted line break): the row numbers need the record reader
+    if frame.width and frame.select(pl.all_horizontal(pl.all().is_null()).any()).item():
+        return None  # a blank line (skipped) or a line of bare separators (a row): the record reader tells them apart
     return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
 
 
-def _read_csv_python(path: Path, form: _Form, names: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Any form, record by record. Returns the rows and the problems."""
+def _read_csv_python(path: Path, form: _Form, names: list[str]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Any form, record by record. Returns the rows, the problems and the problem records."""
     width = len(names)
     rows: list[int] = []
     records: list[list[str]] = []
@@ -386,12 +391,19 @@ def _read_csv_python(path: Path, form: _Form, names: list[str]) -> tuple[pl.Data
     frame = frame.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in names)
     frame = frame.insert_column(0, pl.Series(ROW, rows, dtype=pl.Int64))
     bad = pl.DataFrame(
-        {ROW: [p[0] for p in problems], "column": [""] * len(problems), "rule": ["malformed row"] * len(problems)}
-        | {"reason": [p[1] for p in problems]}
-        | {name: [p[2][j] for p in problems] for j, name in enumerate(names)},
-        schema=PROBLEM_SCHEMA | dict.fromkeys(names, pl.String),
+        {
+            ROW: [p[0] for p in problems],
+            "column": [""] * len(problems),
+            "rule": ["malformed row"] * len(problems),
+            "reason": [p[1] for p in problems],
+        },
+        schema=PROBLEM_SCHEMA,
     )
-    return frame, bad
+    bad_rows = pl.DataFrame(
+        {ROW: [p[0] for p in problems]} | {name: [p[2][j] for p in problems] for j, name in enumerate(names)},
+        schema={ROW: pl.Int64} | dict.fromkeys(names, pl.String),
+    )
+    return frame, bad, bad_rows
 
 
 def _broken_records(
@@ -443,13 +455,13 @@ def _read_csv(path: Path) -> TableRead:
         notes.append(f"{path.name}: numbers written with a decimal comma (7,5) are read as 7.5")
     frame = _read_csv_polars(path, form, names) if form.plain else None
     if frame is None:
-        frame, problems = _read_csv_python(path, form, names)
+        frame, problems, problem_rows = _read_csv_python(path, form, names)
     else:
-        problems = pl.DataFrame(schema=PROBLEM_SCHEMA | dict.fromkeys(names, pl.String))
-    unnamed = _unnamed(names, form.header)
-    frame = _drop_empty_unnamed(frame, unnamed)
-    problems = problems.select(c for c in problems.columns if c in PROBLEM_SCHEMA or c in frame.columns)
-    return TableRead(frame, problems, decimal_comma, tuple(notes))
+        problems = pl.DataFrame(schema=PROBLEM_SCHEMA)
+        problem_rows = pl.DataFrame(schema={ROW: pl.Int64} | dict.fromkeys(names, pl.String))
+    frame = _drop_empty_unnamed(frame, _unnamed(names, form.header))
+    problem_rows = problem_rows.select(c for c in problem_rows.columns if c in frame.columns)
+    return TableRead(frame, problems, problem_rows, decimal_comma, tuple(notes))
 
 
 def _has_content(path: Path) -> bool:
@@ -529,31 +541,25 @@ def _read_parquet(path: Path) -> TableRead:
     frame, bad = _flatten(frame, path)
     frame.columns = names
     frame = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
-    problems = pl.DataFrame(schema=PROBLEM_SCHEMA | dict.fromkeys(names, pl.String))
+    problems = pl.DataFrame(schema=PROBLEM_SCHEMA)
+    problem_rows = pl.DataFrame(schema={ROW: pl.Int64} | dict.fromkeys(names, pl.String))
     if bad:
         index = sorted(bad)
         picked = frame[index]
         reasons = [
-            "; ".join(f"{column} holds bytes that are not UTF-8 text ({where})" for column, where in bad[i])
+            "; ".join(f"{names[raw_names.index(c)]} holds bytes that are not UTF-8 text ({w})" for c, w in bad[i])
             for i in index
         ]
-        columns = [bad[i][0][0] if len(bad[i]) == 1 else "" for i in index]
-        problems = pl.concat(
-            [
-                problems,
-                picked.select(
-                    ROW,
-                    pl.Series("column", [names[raw_names.index(c)] if c else "" for c in columns], dtype=pl.String),
-                    pl.lit("encoding").alias("rule"),
-                    pl.Series("reason", reasons, dtype=pl.String),
-                    *[pl.col(n).cast(pl.String) for n in names],
-                ),
-            ]
+        columns = [names[raw_names.index(bad[i][0][0])] if len(bad[i]) == 1 else "" for i in index]
+        problems = pl.DataFrame(
+            {ROW: picked[ROW], "column": columns, "rule": ["encoding"] * len(index), "reason": reasons},
+            schema=PROBLEM_SCHEMA,
         )
+        problem_rows = picked.select(ROW, *[pl.col(n).cast(pl.String) for n in names])
         frame = frame.filter(~pl.col(ROW).is_in(picked[ROW].implode()))
     frame = _drop_empty_unnamed(frame, _unnamed(names, raw_names))
-    problems = problems.select(c for c in problems.columns if c in PROBLEM_SCHEMA or c in frame.columns)
-    return TableRead(frame, problems)
+    problem_rows = problem_rows.select(c for c in problem_rows.columns if c in frame.columns)
+    return TableRead(frame, problems, problem_rows)
 
 
 # ----------------------------------------------------------------- entry points

@@ -27,7 +27,7 @@ from outcomes.contract import ROW, TABLES, load_table_schema
 from outcomes.ingest._files import read_header, read_table
 from outcomes.ingest.catalog import dataset_catalog
 from outcomes.ingest.errors import DatasetError
-from outcomes.ingest.validate import ISSUE_SCHEMA, WARNING_SCHEMA, Context, check_table, clean_ids
+from outcomes.ingest.validate import WARNING_SCHEMA, Context, check_table, clean_ids
 
 __all__ = ["Dataset", "read_dataset"]
 
@@ -166,28 +166,28 @@ def read_dataset(path: str | Path, /) -> Dataset:
     context = Context(catalog=catalog)
     for name in TABLES:
         read = read_table(files[name])
-        raw, problems = read.frame, read.problems
+        raw, problems, problem_rows = read.frame, read.problems, read.problem_rows
         _require_columns(files[name], name, raw.columns)
         n_read[name] = raw.height + problems.height
         notes += read.notes
         checked = check_table(
-            raw, load_table_schema(name), context, decimal_comma=read.decimal_comma, unreadable=problems
+            raw, load_table_schema(name), context, decimal_comma=read.decimal_comma, unreadable=problem_rows
         )
         accepted[name] = checked.accepted
-        table_issues = pl.concat([checked.issues, problems.select(*ISSUE_SCHEMA).cast(ISSUE_SCHEMA)])  # type: ignore[arg-type]
+        table_issues = pl.concat([checked.issues, problems])
         issues.append(table_issues.with_columns(pl.lit(name).alias("table")))
         warnings.append(checked.warnings.with_columns(pl.lit(name).alias("table")))
         if name == "episodes":
             rejected_ids = raw.join(table_issues.select(ROW).unique(), on=ROW, how="semi")["episode_id"]
             rejected_ids = rejected_ids.cast(pl.String)
-            if "episode_id" in problems.columns:  # unreadable rows still name their episode where they can
-                rejected_ids = pl.concat([rejected_ids, problems["episode_id"].cast(pl.String)])
+            if "episode_id" in problem_rows.columns:  # unreadable rows still name their episode where they can
+                rejected_ids = pl.concat([rejected_ids, problem_rows["episode_id"].cast(pl.String)])
             context = Context(
                 episodes=checked.accepted,
                 rejected_episode_ids=clean_ids(rejected_ids),
                 catalog=catalog,
             )
-        del raw, problems, read, checked  # free each table's text copy as soon as it is checked
+        del raw, problems, problem_rows, read, checked  # free each table's text copy as soon as it is checked
 
     rejected = (
         pl.concat(issues)

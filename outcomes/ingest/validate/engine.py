@@ -32,6 +32,7 @@ from outcomes.ingest.validate.rules import (
     CATALOG,
     EPISODE,
     Rule,
+    ascii_only,
     catalog_rules,
     clean,
     clean_other,
@@ -88,9 +89,11 @@ class _Table:
     """The episode-reference column whose cleaning waits for the join to the episodes."""
     decimal_comma: bool = False
     rules: list[NamedRule] = field(default_factory=list)
+    ascii: set[str] = field(default_factory=set)
+    """Text columns known to hold only ASCII (their cleaning skips Unicode normalisation)."""
 
     def clean(self, name: str) -> pl.Expr:
-        return clean(self.specs[name]) if name in self.specs else clean_other(name)
+        return clean(self.specs[name], ascii_only=name in self.ascii) if name in self.specs else clean_other(name)
 
     def add_rules(self, rules_of: Callable[[ColumnSpec], list[Rule]]) -> None:
         """Add the rules ``rules_of`` gives for each column of the schema."""
@@ -142,6 +145,7 @@ def _clean_and_type(raw: pl.DataFrame, schema: TableSchema, context: Context, de
     if ref is not None and context.episodes is not None and ref.name in to_clean:
         to_clean.remove(ref.name)  # cleaned with the join to the episodes, only where needed
         t.deferred = ref.name
+    t.ascii = ascii_only(df, [c for c in to_clean if c in specs])
     df = df.with_columns(t.clean(c) for c in to_clean)
 
     # Typed values: text with few distinct values is parsed once per value and looked up.

@@ -13,6 +13,9 @@ the prefix :data:`CATALOG`.
 
 from __future__ import annotations
 
+import functools
+import itertools
+
 import polars as pl
 
 from outcomes.contract import ROW, ColumnSpec, TableSchema, reading_rules, vocabulary_label
@@ -23,6 +26,7 @@ __all__ = [
     "ISSUE_SCHEMA",
     "WARNING_SCHEMA",
     "Rule",
+    "ascii_only",
     "catalog_rules",
     "clean",
     "clean_ids",
@@ -93,22 +97,43 @@ def _quoted(col: str) -> pl.Expr:
 _NON_ASCII = r"[^\x00-\x7F]"
 
 
-def _clean_text(e: pl.Expr) -> pl.Expr:
-    """Trimmed, NFC-normalised text; empty and the missing-value tokens of data_schemas/reading.json as null."""
+@functools.cache
+def _missing_forms() -> list[str]:
+    """Empty text and every upper/lower-case spelling of each missing-value token (data_schemas/reading.json).
+
+    Matching the spellings directly is a hash lookup per value; lower-casing every value first
+    would copy the whole column.
+    """
+    forms = {""}
+    for token in reading_rules().missing_values:
+        letters = [(c.lower(), c.upper()) if c.lower() != c.upper() else (c,) for c in token]
+        forms.update("".join(p) for p in itertools.product(*letters))
+    return sorted(forms)
+
+
+def _clean_text(e: pl.Expr, *, ascii_only: bool = False) -> pl.Expr:
+    """Trimmed, NFC-normalised text; empty and the missing-value tokens of data_schemas/reading.json as null.
+
+    ``ascii_only`` says the column is known to hold only ASCII, which NFC leaves as it is.
+    """
     e = e.str.strip_chars()
-    e = pl.when(e.str.contains(_NON_ASCII)).then(e.str.normalize("NFC")).otherwise(e)
-    missing = list(reading_rules().missing_values)
-    return (
-        pl.when((e == "") | ((e.str.len_chars() <= max(map(len, missing))) & e.str.to_lowercase().is_in(missing)))
-        .then(None)
-        .otherwise(e)
-    )
+    if not ascii_only:
+        e = pl.when(e.str.contains(_NON_ASCII)).then(e.str.normalize("NFC")).otherwise(e)
+    return pl.when(e.is_in(_missing_forms())).then(None).otherwise(e)
 
 
-def clean(spec: ColumnSpec) -> pl.Expr:
+def ascii_only(df: pl.DataFrame, names: list[str]) -> set[str]:
+    """The text columns among ``names`` that hold only ASCII (as many bytes as characters), in one pass."""
+    if not names:
+        return set()
+    found = df.select((pl.col(n).str.len_bytes().sum() == pl.col(n).str.len_chars().sum()).alias(n) for n in names)
+    return {n for n, yes in zip(names, found.row(0), strict=True) if yes}
+
+
+def clean(spec: ColumnSpec, *, ascii_only: bool = False) -> pl.Expr:
     """The cleaned text of a column of the contract: trimmed, NFC-normalised, missing-value tokens and
     empty text as null, case normalised as the schema says."""
-    e = _clean_text(pl.col(spec.name))
+    e = _clean_text(pl.col(spec.name), ascii_only=ascii_only)
     if spec.normalize == "lower":
         e = e.str.to_lowercase()
     elif spec.normalize == "upper":
