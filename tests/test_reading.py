@@ -396,6 +396,13 @@ _PLAIN_FILES = {
     "extra text field": "a,b,c\n1,2,3,x\n4,5,6\n",
     "semicolons": "a;b;c\n1;2,5;3\n",
     "white space kept": "a,b,c\n 1 ,2,3\n",
+    "quoted fields": 'a,b,c\n"1","x, y",""\n"4",5,"6"\n',
+    "quoted header": '"a","b","c"\r\n1,2,3\r\n',
+    "doubled quote": 'a,b,c\n1,"say ""hi""",3\n',
+    "inch mark": 'a,b,c\n1,knee 5" swelling,3\n',
+    "quotes inside unquoted text": 'a,b,c\n1,a "b" c,3\n4,x"",6\n',
+    "text after a closing quote": 'a,b,c\n1,"a"b,3\n4,5,6\n',
+    "quoted line break": 'a,b,c\n1,"two\nlines",3\n4,5,6\n',
 }
 
 
@@ -413,6 +420,9 @@ def test_polars_and_the_record_reader_agree_where_polars_is_used(text: str, tmp_
     if fast is not None:
         assert problems.is_empty()  # polars is kept only where no record is a problem
         assert fast.rows() == python_rows.rows()
+    # polars' reading is used for plain files, quoted or not
+    if text in (_PLAIN_FILES["lf"], _PLAIN_FILES["quoted fields"], _PLAIN_FILES["quoted header"]):
+        assert fast is not None
     # and the cases that must not be read by polars are not: a blank line is skipped, bare separators are a row
     if text in (_PLAIN_FILES["blank line between records"], _PLAIN_FILES["line of bare separators"]):
         assert fast is None

@@ -7,14 +7,15 @@ header is row 1 (or later, after blank lines above it), the first data row
 the next one; blank lines are skipped but keep their number, and a record
 whose quoted field spans several lines is one row.
 
-CSV files are read by polars when their form is plain (no quote character,
-LF or CRLF line endings, no blank line above or between the records, every
-record on one line and no more fields than the header); any other form, and
-any file polars refuses, is read by Python's :mod:`csv` module (strict
-quoting, as RFC 4180 writes it) record by record, so
-that a record that cannot be split into fields is rejected on its own with
-its row and lines, and the rest of the file is read. The two readers give the
-same result on plain files (``tests/test_reading.py``).
+CSV files are read by polars when their form is plain (LF or CRLF line
+endings, no blank line above or between the records, every record on one
+line and no more fields than the header; in a file with quotes, every quote
+where RFC 4180 puts it, which one pass of Python's :mod:`csv` module over the
+records confirms); any other form, and any file polars refuses, is read by
+:mod:`csv` (strict quoting, as RFC 4180 writes it) record by record, so that a
+record that cannot be split into fields is rejected on its own with its row
+and lines, and the rest of the file is read. The two readers give the same
+result wherever polars' is kept (``tests/test_reading.py``).
 
 Records that cannot be read as a row of the table (too many non-empty
 fields, a misplaced quote, bytes that are not UTF-8 in a Parquet text
@@ -189,6 +190,7 @@ class _Form:
     header: list[str]  # the header fields as written
     header_row: int  # the header's spreadsheet row (1 unless blank lines come first)
     plain: bool  # polars may read it (see the module docstring)
+    quoted: bool  # the file holds a quote character: polars' reading must be confirmed record by record
     trailing_blank: int  # blank lines after the last record
     one_line_records: int  # data records if every record is one line
 
@@ -243,13 +245,12 @@ def _form(path: Path) -> _Form:
     lines = n_lf + (0 if tail.endswith(b"\n") else 1)
     starts_blank = head.removeprefix(codecs.BOM_UTF8).startswith((b"\n", b"\r"))
     plain = (
-        not quoted  # polars reads some misplaced quotes leniently ("a "b" c" as a b c): the record reader decides
-        and n_cr == n_crlf
+        n_cr == n_crlf
         and not starts_blank
         and len(body) > 0  # a tail of only line breaks: the file is too odd to count this way
         and not _last_line_too_long(tail, separator, len(header))
     )
-    return _Form(separator, header, header_row, plain, trailing_blank, lines - 1 - trailing_blank)
+    return _Form(separator, header, header_row, plain, quoted, trailing_blank, lines - 1 - trailing_blank)
 
 
 def _last_line_too_long(tail: bytes, separator: str, width: int) -> bool:
@@ -334,7 +335,29 @@ def _read_csv_polars(path: Path, form: _Form, names: list[str]) -> pl.DataFrame 
         return None  # a record spans lines (a quoted line break): the row numbers need the record reader
     if frame.width and frame.select(pl.all_horizontal(pl.all().is_null()).any()).item():
         return None  # a blank line (skipped) or a line of bare separators (a row): the record reader tells them apart
+    if form.quoted:
+        if not _quotes_read_alike(path, form, frame.height):
+            return None
+        frame = frame.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in names)  # "" as empty
     return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def _quotes_read_alike(path: Path, form: _Form, height: int) -> bool:
+    """Whether polars' reading of a file with quotes is the record reader's, decided without building rows.
+
+    polars reads a misplaced quote leniently (``"said "no" twice"`` as one field); the strict
+    record reader refuses it. So polars' rows are kept only when the record reader splits every
+    record and counts as many as polars' rows (that each record is one line and no wider than
+    the header, :func:`_read_csv_polars` has checked). On such files the two agree value for
+    value, doubled quotes and quotes inside unquoted text included (``tests/test_reading.py``
+    and the fuzz test compare them).
+    """
+    try:
+        with _csv_reader(path, form.separator) as reader:
+            records = sum(1 for record in reader if record)  # blank lines give no fields
+    except (csv.Error, UnicodeDecodeError):
+        return False
+    return records - 1 == height  # the header is one of the records
 
 
 def _read_csv_python(path: Path, form: _Form, names: list[str]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
