@@ -117,6 +117,7 @@ def _changes(ds: Dataset, args: argparse.Namespace, *, lazy: bool = False) -> pl
         ds,
         baseline_window_days=args.baseline_window,
         per_technique=getattr(args, "per_technique", False),
+        responder_rule=args.responder_rule,
         lazy=lazy,
     )
 
@@ -257,6 +258,12 @@ def _parser() -> argparse.ArgumentParser:
             default=14,
             metavar="DAYS",
             help="baseline: first value within this many days of start_date (default 14)",
+        )
+        p.add_argument(
+            "--responder-rule",
+            choices=("either", "both", "absolute", "percent"),
+            default="either",
+            help="responder: either threshold the catalog gives (default), both, the absolute MCID or the percent",
         )
         return p
 

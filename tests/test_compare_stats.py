@@ -6,8 +6,10 @@ statistic of every pair is recomputed from those arrays here: Welch's test
 with ``scipy.stats.ttest_ind(equal_var=False)``, Hedges' g from the pooled SD
 with the gamma-function J and a ``brentq`` inversion of ``scipy.stats.nct``,
 Cliff's delta by a double loop, Holm by ``statsmodels`` ``multipletests``,
-and the baseline-adjusted difference by a ``statsmodels`` OLS fit of
-improvement ~ group + baseline on the two groups of the pair. The table also
+and the baseline-adjusted differences by one ``statsmodels`` OLS fit per
+family of improvement ~ group + baseline on every group of the family, each
+pair a contrast of that fit (``t_test``), with the group x baseline
+interaction from ``compare_f_test`` against the separate-slopes fit. The table also
 holds incomplete episodes with extreme numbers, which must not matter.
 """
 
@@ -26,7 +28,7 @@ from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
 from outcomes import compare
-from outcomes.stats import ancova_stats
+from outcomes.stats import ancova_fit, ancova_pairs
 
 MEASURES = ("nprs", "odi")  # a 0-10 and a 0-100 scale
 # Techniques listed out of alphabetical order, so that a pair built in data order would come out reversed.
@@ -56,6 +58,10 @@ CONTRACT_COLUMNS = [
     "adjusted_diff",
     "adjusted_ci_low",
     "adjusted_ci_high",
+    "adjusted_p_value",
+    "adjusted_p_holm",
+    "baseline_slope",
+    "slope_interaction_p",
     "suppressed",
 ]
 STAT_COLUMNS = CONTRACT_COLUMNS[6:-1]
@@ -185,14 +191,8 @@ def reference(ba: np.ndarray, ia: np.ndarray, bb: np.ndarray, ib: np.ndarray, le
     d = (np.mean(ia) - np.mean(ib)) / pooled
     root = math.sqrt(1 / na + 1 / nb)
     j = ref_j(df)
-    g_lo = ref_ncp(d / root, df, 1 - alpha / 2) * root * j
-    g_hi = ref_ncp(d / root, df, alpha / 2) * root * j
-
-    # ANCOVA: OLS of improvement on [1, group is a, baseline] over both groups; the group coefficient is a - b.
-    y = np.concatenate([ia, ib])
-    x = np.column_stack([np.ones(na + nb), np.r_[np.ones(na), np.zeros(nb)], np.concatenate([ba, bb])])
-    fit = sm.OLS(y, x).fit()
-    adj_lo, adj_hi = fit.conf_int(alpha=alpha)[1]
+    g_lo = ref_ncp(d / root, df, 1 - alpha / 2) * root  # the exact interval for delta: no J on the limits
+    g_hi = ref_ncp(d / root, df, alpha / 2) * root
 
     return {
         "diff": float(np.mean(ia) - np.mean(ib)),
@@ -203,10 +203,41 @@ def reference(ba: np.ndarray, ia: np.ndarray, bb: np.ndarray, ib: np.ndarray, le
         "g_ci_low": g_lo,
         "g_ci_high": g_hi,
         "cliffs_delta": brute_cliff(ia, ib),
-        "adjusted_diff": float(fit.params[1]),
-        "adjusted_ci_low": float(adj_lo),
-        "adjusted_ci_high": float(adj_hi),
     }
+
+
+def family_ancova(
+    groups: dict[str, tuple[np.ndarray, np.ndarray]], level: float
+) -> tuple[dict[tuple[str, str], dict[str, float]], float, float]:
+    """statsmodels OLS of improvement ~ group + baseline on all groups of one family (names sorted).
+
+    Returns per pair (a, b) the contrast a - b with its interval and p-value, the common slope, and
+    the p-value of the F test of separate slopes per group against it.
+    """
+    names = sorted(groups)
+    y = np.concatenate([groups[g][1] for g in names])
+    x = np.concatenate([groups[g][0] for g in names])
+    member = np.concatenate([np.full(len(groups[g][1]), i) for i, g in enumerate(names)])
+    # one intercept per group (no common one), then the common slope; a - b is the contrast e_a - e_b
+    indicators = np.column_stack([(member == i).astype(float) for i in range(len(names))])
+    reduced = sm.OLS(y, np.column_stack([indicators, x])).fit()
+    # separate slopes: one per group whose baseline varies (a constant baseline has no slope of its own)
+    varies = [i for i, g in enumerate(names) if np.ptp(groups[g][0]) > 0]
+    full = sm.OLS(y, np.column_stack([indicators, *(indicators[:, i] * x for i in varies)])).fit()
+    interaction_p = full.compare_f_test(reduced)[1] if len(varies) >= 2 and full.df_resid >= 1 else np.nan
+    pairs = {}
+    for (i, a), (j, b) in combinations(enumerate(names), 2):
+        contrast = np.zeros(reduced.params.size)
+        contrast[i], contrast[j] = 1.0, -1.0
+        t = reduced.t_test(contrast)
+        lo, hi = np.asarray(t.conf_int(alpha=1 - level)).ravel()
+        pairs[(a, b)] = {
+            "adjusted_diff": float(np.asarray(t.effect).ravel()[0]),
+            "adjusted_ci_low": float(lo),
+            "adjusted_ci_high": float(hi),
+            "adjusted_p_value": float(np.asarray(t.pvalue).ravel()[0]),
+        }
+    return pairs, float(reduced.params[-1]), float(interaction_p)
 
 
 TOLERANCE = {  # relative; absolute 1e-10 as well (a CI limit may sit near zero)
@@ -221,6 +252,10 @@ TOLERANCE = {  # relative; absolute 1e-10 as well (a CI limit may sit near zero)
     "adjusted_diff": 1e-8,  # sufficient statistics (package) vs QR least squares (statsmodels)
     "adjusted_ci_low": 1e-8,
     "adjusted_ci_high": 1e-8,
+    "adjusted_p_value": 1e-7,
+    "adjusted_p_holm": 1e-7,
+    "baseline_slope": 1e-8,
+    "slope_interaction_p": 1e-7,
     "p_adjusted": 1e-8,
 }
 
@@ -237,16 +272,20 @@ def expected_table(truth: Truth, level: float, strata: bool = True) -> dict[tupl
     families = sorted({k[:-1] for k in groups})
     for family in families:
         names = sorted(k[-1] for k in groups if k[:-1] == family)
+        ancova, slope, interaction_p = family_ancova({g: groups[(*family, g)] for g in names}, level)
         keys = []
         for a, b in combinations(names, 2):  # combinations of a sorted list: a sorts before b
             (ba, ia), (bb, ib) = groups[(*family, a)], groups[(*family, b)]
             row = reference(ba, ia, bb, ib, level)
-            row.update(n_a=len(ia), n_b=len(ib))
+            row.update(n_a=len(ia), n_b=len(ib), baseline_slope=slope, slope_interaction_p=interaction_p)
+            row.update(ancova[(a, b)])
             out[(*family, a, b)] = row
             keys.append((*family, a, b))
         adjusted = multipletests([out[k]["p_value"] for k in keys], method="holm")[1]
-        for k, p_adj in zip(keys, adjusted, strict=True):
+        adjusted_ancova = multipletests([out[k]["adjusted_p_value"] for k in keys], method="holm")[1]
+        for k, p_adj, p_anc in zip(keys, adjusted, adjusted_ancova, strict=True):
             out[k]["p_adjusted"] = float(p_adj)
+            out[k]["adjusted_p_holm"] = float(p_anc)
     return out
 
 
@@ -403,7 +442,7 @@ def test_invalid_arguments_raise(data: tuple[pl.DataFrame, Truth]) -> None:
         compare(changes.drop("baseline"))
 
 
-# ----------------------------------------------------------------- ancova_stats
+# ----------------------------------------------------------------- ancova_fit / ancova_pairs
 
 
 def sufficient(x: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
@@ -413,42 +452,62 @@ def sufficient(x: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
 
 
 @pytest.mark.parametrize("level", [0.95, 0.9, 0.99])
-def test_ancova_stats_matches_least_squares(level: float) -> None:
-    rng = np.random.default_rng(99)
-    sizes = [(2, 2), (3, 5), (12, 30), (40, 17), (100, 80), (7, 7)]
-    data = []
-    for na, nb in sizes:
-        xa, xb = rng.normal(5, 2, na), rng.normal(6, 1.5, nb)
-        ya = 0.7 * xa + 1.0 + rng.normal(0, 1, na)
-        yb = 0.7 * xb + rng.normal(0, 1, nb)
-        data.append((xa, ya, xb, yb))
-    cols_a = np.array([sufficient(xa, ya) for xa, ya, _, _ in data], dtype=float).T
-    cols_b = np.array([sufficient(xb, yb) for _, _, xb, yb in data], dtype=float).T
-    adj, lo, hi = ancova_stats(*cols_a, *cols_b, confidence_level=level)
-    assert adj.shape == lo.shape == hi.shape == (len(sizes),)
-
-    for i, (xa, ya, xb, yb) in enumerate(data):
-        x = np.column_stack(
-            [np.ones(len(xa) + len(xb)), np.r_[np.ones(len(xa)), np.zeros(len(xb))], np.concatenate([xa, xb])]
-        )
-        y = np.concatenate([ya, yb])
-        coef, *_ = np.linalg.lstsq(x, y, rcond=None)
-        assert adj[i] == pytest.approx(coef[1], rel=1e-9, abs=1e-12)
-        fit = sm.OLS(y, x).fit()
-        ci_lo, ci_hi = fit.conf_int(alpha=1 - level)[1]
-        assert adj[i] == pytest.approx(fit.params[1], rel=1e-9, abs=1e-12)
-        assert lo[i] == pytest.approx(ci_lo, rel=1e-8, abs=1e-12)
-        assert hi[i] == pytest.approx(ci_hi, rel=1e-8, abs=1e-12)
+@pytest.mark.parametrize("sizes", [(2, 2), (3, 5, 1), (12, 30, 7, 2), (40, 17, 60)])
+def test_ancova_matches_statsmodels_on_several_groups(level: float, sizes: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(sum(sizes))
+    groups = {}
+    for i, n in enumerate(sizes):
+        x = rng.normal(5 + i, 2, n)
+        groups[f"g{i}"] = (x, (0.7 + 0.2 * i) * x + i + rng.normal(0, 1, n))
+    names = sorted(groups)
+    fit = ancova_fit(*np.array([sufficient(*groups[g]) for g in names], dtype=float).T)
+    if sum(sizes) - len(sizes) - 1 < 1:
+        assert not fit.valid  # (2, 2): no residual degrees of freedom
+        return
+    want, slope, interaction_p = family_ancova(groups, level)
+    assert fit.slope == pytest.approx(slope, rel=1e-9)
+    if np.isfinite(interaction_p):
+        assert fit.interaction_p == pytest.approx(interaction_p, rel=1e-7, abs=1e-12)
+    pairs = list(combinations(range(len(names)), 2))
+    adj, lo, hi, p = ancova_pairs(fit, [a for a, _ in pairs], [b for _, b in pairs], confidence_level=level)
+    for k, (a, b) in enumerate(pairs):
+        ref = want[(names[a], names[b])]
+        assert adj[k] == pytest.approx(ref["adjusted_diff"], rel=1e-9, abs=1e-12)
+        assert lo[k] == pytest.approx(ref["adjusted_ci_low"], rel=1e-8, abs=1e-12)
+        assert hi[k] == pytest.approx(ref["adjusted_ci_high"], rel=1e-8, abs=1e-12)
+        assert p[k] == pytest.approx(ref["adjusted_p_value"], rel=1e-7, abs=1e-14)
 
 
-def test_ancova_stats_undefined_cases() -> None:
-    # (a) 3 observations in all: no residual degrees of freedom; (b) baseline constant within both groups.
-    one = np.array([1.0])
-    a3 = sufficient(np.array([1.0, 2.0]), np.array([0.5, 1.5]))
-    b3 = sufficient(np.array([3.0]), np.array([2.0]))
-    adj, lo, hi = ancova_stats(*(one * v for v in a3), *(one * v for v in b3))
-    assert np.isnan([adj[0], lo[0], hi[0]]).all()
+def test_adjusted_differences_add_up_within_a_family() -> None:
+    rng = np.random.default_rng(5)
+    stats_ = [sufficient(x, 0.5 * x + rng.normal(0, 1, 30)) for x in (rng.normal(m, 1, 30) for m in (4, 5, 7))]
+    fit = ancova_fit(*np.array(stats_, dtype=float).T)
+    adj, *_ = ancova_pairs(fit, [0, 1, 0], [1, 2, 2])
+    assert adj[0] + adj[1] == pytest.approx(adj[2], rel=1e-12)
+
+
+def test_ancova_undefined_cases() -> None:
+    # baseline constant within every group: no slope, no adjusted difference
     a_const = sufficient(np.full(5, 4.0), np.array([1.0, 2.0, 0.0, 3.0, 1.0]))
     b_const = sufficient(np.full(6, 7.0), np.array([2.0, 2.5, 1.0, 0.0, 1.0, 4.0]))
-    adj, lo, hi = ancova_stats(*(one * v for v in a_const), *(one * v for v in b_const))
-    assert np.isnan([adj[0], lo[0], hi[0]]).all()
+    fit = ancova_fit(*np.array([a_const, b_const], dtype=float).T)
+    assert not fit.valid
+    adj, lo, hi, p = ancova_pairs(fit, [0], [1])
+    assert np.isnan([adj[0], lo[0], hi[0], p[0]]).all()
+    with pytest.raises(ValueError, match="at least one observation"):
+        ancova_fit([0, 3], [1, 1], [1, 1], [0, 1], [0, 1], [0, 1])
+
+
+def test_compare_adjusted_differences_add_up_on_the_demo() -> None:
+    # the issue's case: fitted pair by pair, adj(a-b) + adj(b-c) was 1.456 against adj(a-c) 1.476
+    from outcomes import episode_changes, read_dataset
+    from outcomes.synth import demo_dataset_path
+
+    c = compare(episode_changes(read_dataset(demo_dataset_path())), min_cell=1)
+    fam = c.filter(condition="low_back_pain", measure="nprs")
+    adj = {(r["group_a"], r["group_b"]): r["adjusted_diff"] for r in fam.iter_rows(named=True)}
+    names = sorted({n for pair in adj for n in pair})
+    assert len(names) >= 3
+    for a, b, d in combinations(names, 3):
+        assert adj[(a, b)] + adj[(b, d)] == pytest.approx(adj[(a, d)], rel=1e-9, abs=1e-12)
+    assert fam["baseline_slope"].n_unique() == 1  # one model per family

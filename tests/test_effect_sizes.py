@@ -121,21 +121,34 @@ def ref_g_s(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> tuple[float, f
     root = math.sqrt(1 / na + 1 / nb)
     lo, hi = ref_limits(d / root, df, level)
     j = ref_j(df)
-    return d, d * j, lo * root * j, hi * root * j
+    return d, d * j, lo * root, hi * root  # J corrects the estimate, not the interval for delta
 
 
 def ref_g_av(before: np.ndarray, after: np.ndarray, level: float = 0.95) -> tuple[float, float, float, float]:
-    """d_av, and g_av with its Algina-Keselman interval, by hand (Cumming 2012; Algina & Keselman 2003)."""
+    """d_av, and g_av with Bonett's (2015) interval, by hand from the sample covariance matrix.
+
+    se^2 = d^2 (s_b^4 + s_a^4 + 2 s_ab^2) / (8 (n - 1) s_av^4) + s_d^2 / ((n - 1) s_av^2), d -+ z se.
+    """
     n = len(before)
     diff = after - before
-    s_av = math.sqrt((np.var(before, ddof=1) + np.var(after, ddof=1)) / 2)
-    sd_diff = np.std(diff, ddof=1)
-    d_av = np.mean(diff) / s_av
-    t = np.mean(diff) / (sd_diff / math.sqrt(n))
-    lo, hi = ref_limits(t, n - 1, level)
-    scale = sd_diff / (math.sqrt(n) * s_av)
-    j = ref_j(n - 1)
-    return d_av, d_av * j, lo * scale * j, hi * scale * j
+    (var_b, cov_ba), (_, var_a) = np.cov(before, after, ddof=1)
+    s_av = math.sqrt((var_b + var_a) / 2)
+    d_av = float(np.mean(diff)) / s_av
+    se = math.sqrt(
+        d_av**2 * (var_b**2 + var_a**2 + 2 * cov_ba**2) / (8 * (n - 1) * s_av**4)
+        + np.var(diff, ddof=1) / ((n - 1) * s_av**2)
+    )
+    z = sps.norm.ppf(0.5 + level / 2)
+    return d_av, d_av * ref_j(n - 1), d_av - z * se, d_av + z * se
+
+
+def test_g_av_interval_reproduces_bonetts_published_example() -> None:
+    # statpsych (Bonett's R package) reference manual, ci.stdmean.ps(.05, 110.4, 102.1, 15.3, 14.6, .75, 25):
+    # LL 0.2394905, UL 0.8705732 (measurement 1: mean 110.4, SD 15.3; measurement 2: 102.1, 14.6; r = .75)
+    sd1, sd2, r, n = 15.3, 14.6, 0.75, 25
+    sd_diff = math.sqrt(sd1**2 + sd2**2 - 2 * r * sd1 * sd2)
+    _, lo, hi = g_av_stats(110.4 - 102.1, sd_diff, sd2, sd1, n)
+    assert (float(lo), float(hi)) == pytest.approx((0.2394905, 0.8705732), abs=5e-7)
 
 
 # ----------------------------------------------------------------- hedges_j
@@ -363,8 +376,8 @@ def test_hedges_g_av_and_d_av_match_hand_formula(n: int, seed: int, level: float
     es = hedges_g_av(before, after, confidence_level=level)
     assert (es.name, es.n, es.confidence_level) == ("g_av", n, level)
     assert es.estimate == pytest.approx(g_av, rel=1e-12)
-    assert es.ci_low == pytest.approx(lo, rel=NCP_RTOL, abs=NCP_RTOL)
-    assert es.ci_high == pytest.approx(hi, rel=NCP_RTOL, abs=NCP_RTOL)
+    assert es.ci_low == pytest.approx(lo, rel=1e-12)
+    assert es.ci_high == pytest.approx(hi, rel=1e-12)
 
 
 def test_g_av_stats_vectorized() -> None:
@@ -380,8 +393,8 @@ def test_g_av_stats_vectorized() -> None:
     for i, (before, delta) in enumerate(samples):
         _, g_av, ref_lo, ref_hi = ref_g_av(before, before + delta)
         assert est[i] == pytest.approx(g_av, rel=1e-12)
-        assert lo[i] == pytest.approx(ref_lo, rel=NCP_RTOL, abs=NCP_RTOL)
-        assert hi[i] == pytest.approx(ref_hi, rel=NCP_RTOL, abs=NCP_RTOL)
+        assert lo[i] == pytest.approx(ref_lo, rel=1e-12)
+        assert hi[i] == pytest.approx(ref_hi, rel=1e-12)
 
 
 def test_paired_functions_drop_incomplete_pairs_and_check_shape() -> None:
@@ -416,8 +429,9 @@ def test_cohens_d_s_and_hedges_g_match_hand_formula(na: int, nb: int, seed: int,
     es_d = cohens_d_s(a, b, confidence_level=level)
     assert (es_d.name, es_d.n, es_d.confidence_level) == ("d_s", na + nb, level)
     assert es_d.estimate == pytest.approx(d, rel=1e-12)
-    assert es_d.ci_low == pytest.approx(g_lo / j, rel=NCP_RTOL, abs=NCP_RTOL)
-    assert es_d.ci_high == pytest.approx(g_hi / j, rel=NCP_RTOL, abs=NCP_RTOL)
+    assert j < 1  # d_s and g differ as estimates; they share the exact interval for delta
+    assert es_d.ci_low == pytest.approx(g_lo, rel=NCP_RTOL, abs=NCP_RTOL)
+    assert es_d.ci_high == pytest.approx(g_hi, rel=NCP_RTOL, abs=NCP_RTOL)
 
     es_g = hedges_g(a, b, confidence_level=level)
     assert (es_g.name, es_g.n) == ("hedges_g", na + nb)
@@ -516,7 +530,7 @@ def test_mean_interval_stats_matches_scipy(level: float) -> None:
         assert p[i] == pytest.approx(res.pvalue, rel=1e-10)
     lo, hi, p = mean_interval_stats([1.0, 2.0], [np.nan, 0.0], [1, 6])
     assert np.isnan([lo[0], hi[0], p[0], p[1]]).all()
-    assert (lo[1], hi[1]) == (2.0, 2.0)  # SD 0: the interval collapses on the mean
+    assert np.isnan([lo[1], hi[1]]).all()  # SD 0: no interval (a zero width would claim certainty)
 
 
 # ----------------------------------------------------------------- wilson_interval

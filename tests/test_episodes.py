@@ -1079,7 +1079,7 @@ def brute_force(
             b, f = base[2], final[2]
             improvement = (b - f) if measure == "nprs" else (f - b)  # type: ignore[operator]
             mcid, mcid_pct, mdc = THRESHOLDS[measure]  # type: ignore[index]
-            pct = None if b == 0 else Fraction(improvement * 100, b)  # type: ignore[arg-type]
+            pct = None if b == 0 else Fraction(improvement * 100, abs(b))  # type: ignore[arg-type]
             expected["change"] = f - b  # type: ignore[operator]
             expected["improvement"] = improvement
             expected["pct"] = pct

@@ -11,6 +11,7 @@ from scipy import optimize, stats
 from statsmodels.stats.proportion import proportion_confint
 
 from outcomes import episode_changes, read_dataset, summarize
+from outcomes.stats import BOOTSTRAP_MIN_N
 from outcomes.synth import demo_dataset_path, make_demo, write_demo
 
 
@@ -114,15 +115,18 @@ def test_statistics_match_scipy(table: pl.DataFrame, summary: pl.DataFrame) -> N
         assert (row["srm_ci_low"], row["srm_ci_high"]) == pytest.approx(
             (lo / math.sqrt(n), hi / math.sqrt(n)), abs=1e-8
         )
-        # g_av: d_av times exact J(n-1); Algina-Keselman interval
-        s_av = math.sqrt((b.var(ddof=1) + f.var(ddof=1)) / 2)
+        # g_av: d_av times exact J(n-1); Bonett's (2015) interval for d_av, from the sample covariance
+        (var_b, cov_bf), (_, var_f) = np.cov(b, f, ddof=1)
+        s_av = math.sqrt((var_b + var_f) / 2)
         v = n - 1
         j = math.gamma(v / 2) / (math.sqrt(v / 2) * math.gamma((v - 1) / 2))
-        assert row["g_av"] == pytest.approx(imp.mean() / s_av * j, rel=1e-10)
-        t_paired = imp.mean() / (imp.std(ddof=1) / math.sqrt(n))
-        lo, hi = _nct_limits(t_paired, n - 1)
-        scale = imp.std(ddof=1) / (math.sqrt(n) * s_av) * j
-        assert (row["g_av_ci_low"], row["g_av_ci_high"]) == pytest.approx((lo * scale, hi * scale), abs=1e-8)
+        d_av = imp.mean() / s_av
+        assert row["g_av"] == pytest.approx(d_av * j, rel=1e-10)
+        se = math.sqrt(
+            d_av**2 * (var_b**2 + var_f**2 + 2 * cov_bf**2) / (8 * v * s_av**4) + imp.var(ddof=1) / (v * s_av**2)
+        )
+        z = stats.norm.ppf(0.975)
+        assert (row["g_av_ci_low"], row["g_av_ci_high"]) == pytest.approx((d_av - z * se, d_av + z * se), abs=1e-9)
         # responder rate: Wilson interval from statsmodels
         k = int(g["responder"].sum())
         assert row["responder_rate"] == pytest.approx(k / n, rel=1e-12)
@@ -212,7 +216,12 @@ def test_bootstrap_intervals() -> None:
     assert a.equals(b)  # seeded: the same intervals twice
     plain = summarize(table, min_cell=10)
     assert plain["boot_ci_low"].null_count() == plain.height  # the column stays, empty
+    assert a.filter(~pl.col("suppressed") & (pl.col("n") >= BOOTSTRAP_MIN_N)).height >= 1  # not vacuous
     for row in a.filter(~pl.col("suppressed")).iter_rows(named=True):
+        if row["n"] < BOOTSTRAP_MIN_N:
+            assert row["boot_ci_low"] is None
+            assert "no bootstrap interval" in row["notes"]
+            continue
         g = table.filter(condition=row["condition"], technique=row["technique"], status="complete")
         imp = g["improvement"].to_numpy()
         ref = stats.bootstrap(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-__all__ = ["GROUP_STAT_COLUMNS", "group_columns", "group_statistics"]
+__all__ = ["GROUP_STAT_COLUMNS", "check_complete_rows", "group_columns", "group_statistics"]
 
 GROUP_STAT_COLUMNS = (
     "n",
@@ -39,6 +39,7 @@ GROUP_STAT_COLUMNS = (
     "n_zero",
     "tie_term",
     "has_ties",
+    "n_invalid",
 )
 
 
@@ -79,7 +80,9 @@ def group_statistics(
         ``keys`` and :data:`GROUP_STAT_COLUMNS` (``sxy`` is the within-group
         sum of cross-products of baseline and improvement; ``w_plus`` the sum
         of the ranks of positive improvements among the non-zero ones;
-        ``tie_term`` the sum of ``t^3 - t`` over tied absolute values).
+        ``tie_term`` the sum of ``t^3 - t`` over tied absolute values;
+        ``n_invalid`` the complete rows whose improvement is empty or not
+        finite, which :func:`check_complete_rows` refuses).
     """
     keys = list(keys)
     lf = changes.lazy().cache()
@@ -109,6 +112,7 @@ def group_statistics(
         imp.quantile(0.25, interpolation="linear").alias("q1_improvement"),
         imp.quantile(0.75, interpolation="linear").alias("q3_improvement"),
         (imp == 0).sum().cast(pl.Int64).alias("n_zero"),
+        (imp.is_null() | imp.is_nan() | imp.is_infinite()).sum().cast(pl.Int64).alias("n_invalid"),
         *([imp.sort().alias("values")] if keep_values is not False else []),
     )
     if isinstance(keep_values, int) and not isinstance(keep_values, bool):
@@ -140,10 +144,24 @@ def group_statistics(
         .join(ties, on=gid, how="left")
         .with_columns(
             pl.col(
-                "n", "n_incomplete", "n_nonzero", "n_zero", "responder_k", "responder_m", "mdc_k", "mdc_m"
+                "n", "n_incomplete", "n_nonzero", "n_zero", "responder_k", "responder_m", "mdc_k", "mdc_m", "n_invalid"
             ).fill_null(0),
             pl.col("w_plus", "tie_term").fill_null(0.0),
             pl.col("has_ties").fill_null(False),
         )
     )
     return out.sort(gid).drop(gid)
+
+
+def check_complete_rows(stats: pl.DataFrame, /) -> None:
+    """Raise ValueError if a row with status ``complete`` has an empty or non-finite improvement.
+
+    The output of :func:`outcomes.episode_changes` never has one; a hand-made or edited table
+    may, and counting such a row in ``n`` would misstate every statistic of its group.
+    """
+    bad = int(stats["n_invalid"].sum()) if stats.height else 0
+    if bad:
+        raise ValueError(
+            f"{bad} row(s) with status 'complete' have an empty or non-finite improvement; "
+            "give them a finite improvement or a status other than 'complete'"
+        )

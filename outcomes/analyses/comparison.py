@@ -18,10 +18,10 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from outcomes.aggregate import group_columns, group_statistics
+from outcomes.aggregate import check_complete_rows, group_columns, group_statistics
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
 from outcomes.episodes import check_changes
-from outcomes.stats import ancova_stats, cliffs_delta, hedges_g_stats, holm, welch_stats
+from outcomes.stats import AncovaFit, ancova_fit, ancova_pairs, cliffs_delta, hedges_g_stats, holm, welch_stats
 
 __all__ = ["COMPARISON_COLUMNS", "compare"]
 
@@ -44,6 +44,10 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
     "adjusted_diff",
     "adjusted_ci_low",
     "adjusted_ci_high",
+    "adjusted_p_value",
+    "adjusted_p_holm",
+    "baseline_slope",
+    "slope_interaction_p",
     "suppressed",
 )
 """Columns after the stratum columns."""
@@ -82,8 +86,14 @@ def compare(
           noncentral-t interval times J;
         - ``cliffs_delta``: P(a > b) - P(a < b) over all pairs of episodes;
         - ``p_adjusted``: Holm within each stratum x measure (x side);
-        - ``adjusted_diff``: ANCOVA difference adjusted for baseline, with its
-          interval (see :func:`outcomes.stats.ancova_stats`).
+        - ``adjusted_diff``: the a - b difference adjusted for baseline from
+          one ANCOVA per family (improvement ~ group + baseline, common slope,
+          fitted on every group of the family with a complete episode, the
+          suppressed ones included), with its t-interval, ``adjusted_p_value``
+          and ``adjusted_p_holm`` (Holm within the family); ``baseline_slope``
+          is the family's common slope and ``slope_interaction_p`` the F test
+          of separate slopes per group (a small value: the common slope, and so
+          the adjustment, is doubtful). See :func:`outcomes.stats.ancova_fit`.
 
     Examples
     --------
@@ -103,12 +113,15 @@ def compare(
     keys = [*family, between]
     check_changes(changes, [*keys, "status", "baseline", "improvement"])
 
+    all_groups = group_statistics(changes, keys, keep_values=True).collect()
+    check_complete_rows(all_groups)
     g = (
-        group_statistics(changes, keys, keep_values=True)
+        all_groups.lazy()
         .filter(pl.col(between).is_not_null() & (pl.col("n") > 0))
         .with_columns(
-            ((pl.col("n") - 1) * pl.col("baseline_sd") ** 2).alias("sxx"),
-            ((pl.col("n") - 1) * pl.col("sd_improvement") ** 2).alias("syy"),
+            ((pl.col("n") - 1) * pl.col("baseline_sd") ** 2).fill_null(0.0).alias("sxx"),
+            ((pl.col("n") - 1) * pl.col("sd_improvement") ** 2).fill_null(0.0).alias("syy"),
+            pl.col("sxy").fill_null(0.0),
         )
         .select(*keys, "n", "baseline_mean", "mean_improvement", "sd_improvement", "sxx", "syy", "sxy", "values")
         .collect()
@@ -135,21 +148,7 @@ def compare(
     )
     diff, d_lo, d_hi, p = welch_stats(*two_groups, confidence_level=confidence_level)
     g_est, g_lo, g_hi = hedges_g_stats(*two_groups, confidence_level=confidence_level)
-    adj, adj_lo, adj_hi = ancova_stats(
-        n_a,
-        arr("baseline_mean_a"),
-        arr("mean_improvement_a"),
-        arr("sxx_a"),
-        arr("syy_a"),
-        arr("sxy_a"),
-        n_b,
-        arr("baseline_mean_b"),
-        arr("mean_improvement_b"),
-        arr("sxx_b"),
-        arr("syy_b"),
-        arr("sxy_b"),
-        confidence_level=confidence_level,
-    )
+    adj, adj_lo, adj_hi, adj_p, slope, interaction_p = _ancova(g, pairs, family, between, confidence_level)
     suppressed = (n_a < min_cell) | (n_b < min_cell)
     # Cliff's delta needs the values: one O(n log n) numpy call per pair (pairs are few).
     delta = np.array(
@@ -180,16 +179,54 @@ def compare(
                 "adjusted_diff": adj,
                 "adjusted_ci_low": adj_lo,
                 "adjusted_ci_high": adj_hi,
+                "adjusted_p_value": adj_p,
+                "baseline_slope": slope,
+                "slope_interaction_p": interaction_p,
             }.items()
         ],
         pl.Series("suppressed", suppressed),
     )
-    stat_cols = [c for c in COMPARISON_COLUMNS[6:] if c not in ("p_adjusted", "suppressed")]
+    stat_cols = [c for c in COMPARISON_COLUMNS[6:] if c not in ("p_adjusted", "adjusted_p_holm", "suppressed")]
     out = out.with_columns(suppress(stat_cols))
     # Holm within each family (stratum x measure x side); suppressed pairs have no p-value and leave it.
     family_id = out.select(pl.struct(family).rank("dense")).to_series().to_numpy()
     adjusted = holm(out["p_value"].to_numpy().astype(float), families=family_id)
-    out = out.with_columns(pl.Series("p_adjusted", adjusted, dtype=pl.Float64, nan_to_null=True))
+    adjusted_ancova = holm(out["adjusted_p_value"].to_numpy().astype(float), families=family_id)
+    out = out.with_columns(
+        pl.Series("p_adjusted", adjusted, dtype=pl.Float64, nan_to_null=True),
+        pl.Series("adjusted_p_holm", adjusted_ancova, dtype=pl.Float64, nan_to_null=True),
+    )
     return out.select(*strata, *COMPARISON_COLUMNS).sort(
         [*strata, "measure", "side", "group_a", "group_b"], nulls_last=False
     )
+
+
+def _ancova(
+    groups: pl.DataFrame, pairs: pl.DataFrame, family: list[str], between: str, confidence_level: float
+) -> tuple[np.ndarray, ...]:
+    """One common-slope ANCOVA per family, its pairwise differences in the order of ``pairs``.
+
+    Returns adjusted_diff, ci_low, ci_high, p_value, the family's slope and interaction p, per pair.
+    """
+    out = np.full((6, pairs.height), np.nan)
+    fits: dict[tuple[object, ...], tuple[AncovaFit, dict[object, int]]] = {}
+    for key, members in groups.partition_by(family, as_dict=True, maintain_order=True).items():
+        fit = ancova_fit(*(members[c].to_numpy().astype(float) for c in _SUFFICIENT))
+        fits[key] = (fit, {name: i for i, name in enumerate(members[between].to_list())})
+    keys = pairs.select(family).rows()
+    names_a, names_b = pairs[f"{between}_a"].to_list(), pairs[f"{between}_b"].to_list()
+    by_family: dict[tuple[object, ...], list[int]] = {}
+    for row, key in enumerate(keys):
+        by_family.setdefault(key, []).append(row)
+    for key, rows in by_family.items():
+        fit, index = fits[key]
+        a = [index[names_a[r]] for r in rows]
+        b = [index[names_b[r]] for r in rows]
+        adj, lo, hi, p = ancova_pairs(fit, a, b, confidence_level=confidence_level)
+        out[0, rows], out[1, rows], out[2, rows], out[3, rows] = adj, lo, hi, p
+        out[4, rows] = fit.slope if fit.valid else np.nan
+        out[5, rows] = fit.interaction_p
+    return tuple(out)
+
+
+_SUFFICIENT = ("n", "baseline_mean", "mean_improvement", "sxx", "syy", "sxy")

@@ -10,11 +10,14 @@ the group), ``exceeds_mdc_rate`` with its Wilson interval (share of complete
 episodes whose improvement reaches the MDC; empty where the measure has no
 MDC), ``median_improvement``, ``q1_improvement``, ``q3_improvement``
 (linear interpolation, as numpy's default), ``wilcoxon_p_value`` with
-``wilcoxon_method`` (``exact`` for groups of at most 50 without ties or
-zeros, ``asymptotic`` otherwise: normal approximation with tie correction,
-zeros dropped, no continuity correction), and ``boot_ci_low`` /
-``boot_ci_high`` (BCa bootstrap interval of the mean improvement; empty unless
-``bootstrap=True``).
+``wilcoxon_method`` (as scipy's ``method="auto"``: ``exact`` for groups of at
+most 50 without ties or zeros, ``permutation`` over all sign flips for groups
+of at most 13 with ties or zeros, ``asymptotic`` otherwise: normal
+approximation with tie correction, zeros dropped, no continuity correction),
+``boot_ci_low`` / ``boot_ci_high`` (BCa bootstrap interval of the mean
+improvement; empty unless ``bootstrap=True`` and the group has at least
+:data:`outcomes.stats.BOOTSTRAP_MIN_N` episodes), and ``notes`` (why a
+statistic of the row is empty, in words).
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from outcomes.aggregate import group_columns, group_statistics
+from outcomes.aggregate import check_complete_rows, group_columns, group_statistics
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
 from outcomes.episodes import check_changes
 from outcomes.ingest import Dataset
 from outcomes.stats import (
+    BOOTSTRAP_MIN_N,
     EXACT_WILCOXON_MAX_N,
+    PERMUTATION_WILCOXON_MAX_N,
     bca_mean_intervals,
     g_av_stats,
     mean_interval_stats,
@@ -75,28 +80,69 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "boot_ci_low",
     "boot_ci_high",
     "suppressed",
+    "notes",
 )
 """Columns after the group columns, ``measure`` and ``side``."""
 
-_STAT_COLUMNS = [c for c in SUMMARY_COLUMNS if c not in ("n", "n_incomplete", "suppressed")]
+_STAT_COLUMNS = [c for c in SUMMARY_COLUMNS if c not in ("n", "n_incomplete", "suppressed", "notes")]
+
+
+def _notes(g: pl.DataFrame, *, min_cell: int, bootstrap: bool, s_av: np.ndarray) -> list[str | None]:
+    """Why statistics of a row are empty, in words; None where every statistic is there."""
+    out: list[str | None] = []
+    rows = zip(
+        g["n"].to_list(),
+        g["sd_improvement"].to_list(),
+        g["n_nonzero"].to_list(),
+        g["responder_m"].to_list(),
+        g["mdc_m"].to_list(),
+        s_av.tolist(),
+        strict=True,
+    )
+    for n, sd, n_nonzero, responder_m, mdc_m, sav in rows:
+        notes: list[str] = []
+        if n == 0:
+            notes.append("no complete episode")
+        elif n < min_cell:
+            notes.append(f"fewer than {min_cell} complete episodes: statistics suppressed")
+        elif n == 1:
+            notes.append("one complete episode: no spread, interval, effect size or test")
+        else:
+            if sd == 0:
+                notes.append("every improvement is the same: no interval, SRM, t-test or bootstrap interval")
+            if n == 2:
+                notes.append("g_av needs 3 complete episodes (its correction J(n - 1) is undefined at n = 2)")
+            elif not sav > 0:
+                notes.append("baseline and final values do not vary: no g_av")
+            if n_nonzero == 0:
+                notes.append("every improvement is 0: no Wilcoxon test")
+            if responder_m == 0:
+                notes.append("the measure has no MCID: no responder rate")
+            if mdc_m == 0:
+                notes.append("the measure has no MDC: no MDC rate")
+            if bootstrap and n < BOOTSTRAP_MIN_N and sd != 0:
+                notes.append(f"fewer than {BOOTSTRAP_MIN_N} complete episodes: no bootstrap interval")
+        out.append("; ".join(notes) or None)
+    return out
 
 
 def _wilcoxon(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Wilcoxon signed-rank p-values of the groups, exact for small groups without ties or zeros."""
+    """Wilcoxon signed-rank p-values of the groups: exact or all sign flips for small groups (scipy's "auto")."""
+    n = frame["n"].to_numpy()
     nz = frame["n_nonzero"].to_numpy().astype(float)
-    exact = (
-        (frame["n"].to_numpy() <= EXACT_WILCOXON_MAX_N)
-        & (frame["n_zero"].to_numpy() == 0)
-        & ~frame["has_ties"].to_numpy()
-        & (nz >= 1)
-    )
+    no_ties = (frame["n_zero"].to_numpy() == 0) & ~frame["has_ties"].to_numpy()
+    small = ((n <= EXACT_WILCOXON_MAX_N) & no_ties) | (n <= PERMUTATION_WILCOXON_MAX_N)
     samples: list[np.ndarray | None] = [None] * frame.height
     if "values" in frame.columns:
-        for i in np.flatnonzero(exact):  # small groups only: at most EXACT_WILCOXON_MAX_N values each
+        for i in np.flatnonzero(small & (nz >= 1)):  # small groups only: at most EXACT_WILCOXON_MAX_N values each
             samples[int(i)] = frame["values"][int(i)].to_numpy()
-    return wilcoxon_signed_rank_stats(
+    p, method = wilcoxon_signed_rank_stats(
         frame["w_plus"].to_numpy(), nz, frame["tie_term"].to_numpy(), exact_samples=samples
     )
+    one = n < 2  # a test needs two complete episodes, as the t-test does
+    p[one] = np.nan
+    method[one] = None
+    return p, method
 
 
 def summarize(
@@ -141,7 +187,7 @@ def summarize(
         - ``srm`` = mean_improvement / sd_improvement (Cohen's d_z), interval
           by noncentral-t inversion (Steiger & Fouladi 1997);
         - ``g_av`` = mean_improvement / sqrt((baseline_sd^2 + final_sd^2)/2)
-          times J(n - 1), Algina-Keselman interval;
+          times J(n - 1), Bonett (2015) interval for d_av;
         - ``responder_rate``: responders / episodes with a responder value,
           Wilson interval; empty where the measure has no MCID;
         - ``p_value``: paired t-test of final vs baseline, two-sided.
@@ -166,19 +212,16 @@ def summarize(
 
     keep: bool | int = True if bootstrap else EXACT_WILCOXON_MAX_N
     g = group_statistics(changes, keys, keep_values=keep).collect()
+    check_complete_rows(g)
     n = g["n"].to_numpy().astype(float)
     mean = g["mean_improvement"].to_numpy().astype(float)
     sd = g["sd_improvement"].to_numpy().astype(float)
     ci_low, ci_high, p_value = mean_interval_stats(mean, sd, n, confidence_level=confidence_level)
     srm, srm_lo, srm_hi = srm_stats(mean, sd, n, confidence_level=confidence_level)
-    g_av, g_lo, g_hi = g_av_stats(
-        mean,
-        sd,
-        g["baseline_sd"].to_numpy().astype(float),
-        g["final_sd"].to_numpy().astype(float),
-        n,
-        confidence_level=confidence_level,
-    )
+    sd_before = g["baseline_sd"].to_numpy().astype(float)
+    sd_after = g["final_sd"].to_numpy().astype(float)
+    s_av = np.sqrt((sd_before**2 + sd_after**2) / 2)
+    g_av, g_lo, g_hi = g_av_stats(mean, sd, sd_before, sd_after, n, confidence_level=confidence_level)
     k = g["responder_k"].to_numpy().astype(float)
     m = g["responder_m"].to_numpy().astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -193,7 +236,7 @@ def summarize(
     suppressed = n < min_cell
     if bootstrap:
         generator = np.random.default_rng(rng)
-        ok = ~suppressed & (n >= 2)
+        ok = ~suppressed & (n >= BOOTSTRAP_MIN_N)
         samples = [g["values"][i].to_numpy() if ok[i] else None for i in range(g.height)]
         b_lo, b_hi = bca_mean_intervals(
             samples, confidence_level=confidence_level, n_resamples=n_resamples, rng=generator
@@ -225,6 +268,7 @@ def summarize(
         *[pl.Series(name, values, dtype=pl.Float64, nan_to_null=True) for name, values in computed.items()],
         pl.Series("wilcoxon_method", w_method.tolist(), dtype=pl.String),
         pl.Series("suppressed", suppressed),
+        pl.Series("notes", _notes(g, min_cell=min_cell, bootstrap=bootstrap, s_av=s_av), dtype=pl.String),
         (pl.col("n") / (pl.col("n") + pl.col("n_incomplete"))).alias("followup_rate"),
     )
     out = out.with_columns(suppress(_STAT_COLUMNS))

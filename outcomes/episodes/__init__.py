@@ -4,8 +4,24 @@ Dataframe expressions only (filters, joins, group aggregates), no Python loop
 over episodes, so the stage stays lazy until the caller collects it.
 """
 
-from outcomes.episodes.changes import CHANGE_COLUMNS, STATUSES, check_changes, episode_changes
+from outcomes.episodes.changes import (
+    CHANGE_COLUMNS,
+    RESPONDER_RULES,
+    STATUSES,
+    check_changes,
+    episode_changes,
+    responder_expr,
+)
 from outcomes.episodes.techniques import primary_technique
 from outcomes.episodes.weekly import weekly_values
 
-__all__ = ["CHANGE_COLUMNS", "STATUSES", "check_changes", "episode_changes", "primary_technique", "weekly_values"]
+__all__ = [
+    "CHANGE_COLUMNS",
+    "RESPONDER_RULES",
+    "STATUSES",
+    "check_changes",
+    "episode_changes",
+    "primary_technique",
+    "responder_expr",
+    "weekly_values",
+]

@@ -12,10 +12,17 @@ Rules (``docs/data-contract.md``, "Output: per-episode changes"):
   has one.
 - "First" and "last" are ordered by date, then by the row's position in its
   file, so ties on a date give the same answer on every run.
-- ``improvement`` is ``change`` signed so that positive is better;
-  ``responder`` is ``improvement >= mcid`` or ``pct_improvement >= mcid_pct``
-  (whichever thresholds the measure's catalog row gives); ``exceeds_mdc`` is
-  ``improvement >= mdc``. Threshold comparisons allow 1e-9 for floating-point
+- ``improvement`` is ``change`` signed so that positive is better (a zero
+  change is written 0, never -0); ``pct_improvement`` is ``improvement /
+  |baseline| * 100``, so that its sign is the improvement's on scales that
+  cross zero (an extension deficit recorded as -5 -> -2 with lower better is
+  a worsening: -60 %), empty where the baseline is 0;
+- ``responder`` follows ``responder_rule`` (:data:`RESPONDER_RULES`) over the
+  thresholds the measure's catalog row gives: ``either`` (the default, the
+  catalog's rule) ``improvement >= mcid`` or ``pct_improvement >= mcid_pct``;
+  ``both`` every threshold given; ``absolute`` ``mcid`` only; ``percent``
+  ``mcid_pct`` only (empty where the rule's thresholds are not given);
+  ``exceeds_mdc`` is ``improvement >= mdc``. Threshold comparisons allow 1e-9 for floating-point
   rounding (5.3 - 3.3 is 1.9999999999999996 in binary floating point).
 """
 
@@ -30,7 +37,10 @@ from outcomes.contract import ROW
 from outcomes.episodes.techniques import primary_technique
 from outcomes.ingest import Dataset, LazyDataset
 
-__all__ = ["CHANGE_COLUMNS", "STATUSES", "check_changes", "episode_changes"]
+__all__ = ["CHANGE_COLUMNS", "RESPONDER_RULES", "STATUSES", "check_changes", "episode_changes", "responder_expr"]
+
+RESPONDER_RULES: tuple[str, ...] = ("either", "both", "absolute", "percent")
+"""Values of ``responder_rule``: which of the catalog's thresholds (``mcid``, ``mcid_pct``) make a responder."""
 
 STATUSES: tuple[str, ...] = ("complete", "no_baseline", "no_followup")
 """Values of ``status``: complete, no baseline in the window, or no value after the baseline."""
@@ -79,6 +89,35 @@ def _at_least(value: pl.Expr, threshold: pl.Expr) -> pl.Expr:
     return value >= threshold - _TOL * (1.0 + threshold.abs())
 
 
+def responder_expr(rule: str = "either", /) -> pl.Expr:
+    """Whether an episode is a responder under ``rule``, from ``improvement``, ``pct_improvement``,
+    ``mcid`` and ``mcid_pct``; null where the rule's thresholds are not given. An episode with a
+    baseline of 0 has no percent change and does not respond by the percent threshold.
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"improvement": [1.0, 2.0], "pct_improvement": [33.3, 25.0],
+    ...                       "mcid": [2.0, 2.0], "mcid_pct": [30.0, 30.0]})
+    >>> [frame.select(responder_expr(r)).to_series().to_list() for r in RESPONDER_RULES]
+    [[True, True], [False, False], [False, True], [True, False]]
+    """
+    absolute = pl.when(pl.col("mcid").is_not_null()).then(_at_least(pl.col("improvement"), pl.col("mcid")))
+    percent = pl.when(pl.col("mcid_pct").is_not_null()).then(
+        _at_least(pl.col("pct_improvement"), pl.col("mcid_pct")).fill_null(False)  # baseline 0: no percent
+    )
+    if rule == "absolute":
+        return absolute
+    if rule == "percent":
+        return percent
+    if rule == "both":
+        return pl.when(pl.col("mcid").is_not_null() | pl.col("mcid_pct").is_not_null()).then(
+            absolute.fill_null(True) & percent.fill_null(True)
+        )
+    return pl.when(pl.col("mcid").is_not_null() | pl.col("mcid_pct").is_not_null()).then(
+        absolute.fill_null(False) | percent.fill_null(False)
+    )
+
+
 @overload
 def episode_changes(
     dataset: Dataset | LazyDataset,
@@ -88,6 +127,7 @@ def episode_changes(
     min_followup_days: int = ...,
     respect_end_date: bool = ...,
     per_technique: bool = ...,
+    responder_rule: str = ...,
     lazy: Literal[False] = ...,
 ) -> pl.DataFrame: ...
 
@@ -101,6 +141,7 @@ def episode_changes(
     min_followup_days: int = ...,
     respect_end_date: bool = ...,
     per_technique: bool = ...,
+    responder_rule: str = ...,
     lazy: Literal[True],
 ) -> pl.LazyFrame: ...
 
@@ -114,6 +155,7 @@ def episode_changes(
     min_followup_days: int = ...,
     respect_end_date: bool = ...,
     per_technique: bool = ...,
+    responder_rule: str = ...,
     lazy: bool,
 ) -> pl.DataFrame | pl.LazyFrame: ...
 
@@ -126,6 +168,7 @@ def episode_changes(
     min_followup_days: int = 1,
     respect_end_date: bool = True,
     per_technique: bool = False,
+    responder_rule: str = "either",
     lazy: bool = False,
 ) -> pl.DataFrame | pl.LazyFrame:
     """Per-episode change for every measure (and side) an episode was measured on.
@@ -148,6 +191,10 @@ def episode_changes(
     per_technique : bool, default False
         One row per technique the episode received (x measure x side) instead
         of one row with the episode's primary technique.
+    responder_rule : {"either", "both", "absolute", "percent"}, default "either"
+        Which of the catalog's thresholds make a responder: either one given
+        (the catalog's rule: "2 points or 30 %"), every one given, the
+        absolute MCID only, or the percent MCID only.
     lazy : bool, default False
         Return the un-collected ``LazyFrame``.
 
@@ -171,6 +218,8 @@ def episode_changes(
         raise ValueError("baseline_window_days must be 0 or more")
     if min_followup_days < 1:
         raise ValueError("min_followup_days must be at least 1 (the final value comes after the baseline)")
+    if responder_rule not in RESPONDER_RULES:
+        raise ValueError(f"responder_rule must be one of {', '.join(RESPONDER_RULES)}; got {responder_rule!r}")
 
     episodes = dataset.episodes.lazy().drop(ROW)
     dates = episodes.select("episode_id", "start_date", "end_date")
@@ -222,7 +271,6 @@ def episode_changes(
         techniques = primary_technique(dataset.treatments)
 
     sign = pl.when(pl.col("better") == "lower").then(-1.0).otherwise(1.0)
-    has_threshold = pl.col("mcid").is_not_null() | pl.col("mcid_pct").is_not_null()
     complete = pl.col("status") == "complete"
     out = (
         per_series.join(catalog, on="measure", how="left")
@@ -236,19 +284,17 @@ def episode_changes(
         )
         .with_columns((pl.col("final") - pl.col("baseline")).alias("change"))
         .with_columns((sign * pl.col("change")).alias("improvement"))
+        .with_columns(  # -1 * 0.0 is -0.0, which a table would write as "-0.0" (polars drops a "+ 0.0")
+            pl.when(pl.col("improvement") == 0).then(0.0).otherwise(pl.col("improvement")).alias("improvement")
+        )
         .with_columns(
             pl.when(pl.col("baseline") != 0)
-            .then(pl.col("improvement") / pl.col("baseline") * 100.0)
+            .then(pl.col("improvement") / pl.col("baseline").abs() * 100.0)
             .alias("pct_improvement"),
             (pl.col("final_date") - pl.col("baseline_date")).dt.total_days().alias("duration_days"),
         )
         .with_columns(
-            pl.when(complete & has_threshold)
-            .then(
-                _at_least(pl.col("improvement"), pl.col("mcid")).fill_null(False)
-                | _at_least(pl.col("pct_improvement"), pl.col("mcid_pct")).fill_null(False)
-            )
-            .alias("responder"),
+            pl.when(complete).then(responder_expr(responder_rule)).alias("responder"),
             pl.when(complete & pl.col("mdc").is_not_null())
             .then(_at_least(pl.col("improvement"), pl.col("mdc")))
             .alias("exceeds_mdc"),

@@ -196,12 +196,13 @@ def comparison_table(comparisons: pl.DataFrame, /, *, measure: str, catalog: pl.
         "Cliff's delta",
         "p (Welch)",
         "p (Holm)",
+        "p adjusted for baseline (Holm)",
     ]
     out_rows = []
     for r in rows.iter_rows(named=True):
         cells = [_label(r[c]) for c in strata] + [_label(r["group_a"]), _label(r["group_b"])]
         if r["suppressed"]:
-            cells += [f"< {min_cell} in a group"] + [DASH] * 6
+            cells += [f"< {min_cell} in a group"] + [DASH] * 7
         else:
             cells += [
                 f"{r['n_a']} / {r['n_b']}",
@@ -211,12 +212,22 @@ def comparison_table(comparisons: pl.DataFrame, /, *, measure: str, catalog: pl.
                 _num(r["cliffs_delta"], 2),
                 _p(r["p_value"]),
                 _p(r["p_adjusted"]),
+                _p(r["adjusted_p_holm"]),
             ]
         out_rows.append(tuple(cells))
     notes = [
         "Positive differences favour A. Holm adjusts the p-values within each stratum and measure.",
-        "The baseline-adjusted difference is an ANCOVA (improvement on group and baseline).",
+        "The baseline-adjusted differences come from one ANCOVA per stratum and measure (improvement on group"
+        " and baseline, one common slope), so they add up across pairs.",
     ]
+    shown = rows.filter(~pl.col("suppressed") & pl.col("slope_interaction_p").is_not_null())
+    doubtful = shown.filter(pl.col("slope_interaction_p") < 0.05).unique(strata, maintain_order=True)
+    for r in doubtful.iter_rows(named=True):
+        where = ", ".join(_label(r[c]) for c in strata) or "All episodes"
+        notes.append(
+            f"{where}: the slope on baseline differs between groups (interaction p = {_p(r['slope_interaction_p'])});"
+            " read its baseline-adjusted differences with caution."
+        )
     return HtmlTable(tuple(header), tuple(out_rows), f"{info['label']}: comparisons", tuple(notes))
 
 

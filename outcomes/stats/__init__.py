@@ -13,7 +13,7 @@ formula allows; no dataframe. Each function states its formula and reference.
 - :mod:`~outcomes.stats.funnel_limits`: funnel-plot control limits.
 """
 
-from outcomes.stats.ancova import ancova_stats
+from outcomes.stats.ancova import AncovaFit, ancova_fit, ancova_pairs
 from outcomes.stats.effect_sizes import (
     EffectSize,
     cliffs_delta,
@@ -29,14 +29,29 @@ from outcomes.stats.effect_sizes import (
     srm_stats,
 )
 from outcomes.stats.funnel_limits import binomial_limits, normal_limits
-from outcomes.stats.intervals import bca_mean_intervals, mean_interval_stats, nct_interval, wilson_interval
+from outcomes.stats.intervals import (
+    BOOTSTRAP_MIN_N,
+    bca_mean_intervals,
+    mean_interval_stats,
+    nct_interval,
+    wilson_interval,
+)
 from outcomes.stats.multiplicity import holm
-from outcomes.stats.testing import EXACT_WILCOXON_MAX_N, welch_stats, wilcoxon_signed_rank_stats
+from outcomes.stats.testing import (
+    EXACT_WILCOXON_MAX_N,
+    PERMUTATION_WILCOXON_MAX_N,
+    welch_stats,
+    wilcoxon_signed_rank_stats,
+)
 
 __all__ = [
+    "BOOTSTRAP_MIN_N",
     "EXACT_WILCOXON_MAX_N",
+    "PERMUTATION_WILCOXON_MAX_N",
+    "AncovaFit",
     "EffectSize",
-    "ancova_stats",
+    "ancova_fit",
+    "ancova_pairs",
     "bca_mean_intervals",
     "binomial_limits",
     "cliffs_delta",

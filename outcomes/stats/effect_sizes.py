@@ -5,6 +5,9 @@ take summary statistics as arrays and are vectorized across groups; the others
 take the raw values of one sample or pair of samples and return an
 :class:`EffectSize`.
 
+Missing values (NaN) are dropped (pairs with a NaN on either side); an
+infinite value raises ValueError naming its position.
+
 Conventions: effect sizes keep their sign; paired effects are "after minus
 before" in whatever direction the caller chose (the package passes
 improvements, so positive = better). Confidence intervals that invert the
@@ -31,9 +34,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
+from scipy import special, stats
 
-from outcomes.stats._arrays import ArrayLike, FloatArray, as_float
+from outcomes.stats._arrays import ArrayLike, FloatArray, as_float, check_level
 from outcomes.stats.intervals import nct_interval
 
 __all__ = [
@@ -152,34 +155,53 @@ def g_av_stats(
     *,
     confidence_level: float = 0.95,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Hedges' g_av for paired data and its Algina-Keselman interval, vectorized.
+    """Hedges' g_av for paired data and Bonett's interval for the population d_av, vectorized.
 
     ``d_av = mean / s_av`` with ``s_av = sqrt((sd_before^2 + sd_after^2) / 2)``
-    (Cumming 2012); ``g_av = d_av * J(n - 1)``. Interval (Algina & Keselman
-    2003): the noncentral-t limits of the paired ``t = mean / (sd_diff /
-    sqrt(n))`` times ``sd_diff / (sqrt(n) * s_av)``, times ``J(n - 1)``.
+    (Cumming 2012); the estimate is ``g_av = d_av * J(n - 1)`` (Hedges' small-
+    sample factor, as Lakens 2013). The interval is Bonett's (2015) for
+    ``delta_av``, centred on ``d_av`` with no J on the limits:
+    ``d_av -+ z * se``, ``se^2 = d_av^2 (sd_b^4 + sd_a^4 + 2 c^2) / (8 (n - 1)
+    s_av^4) + sd_diff^2 / ((n - 1) s_av^2)``, ``c = (sd_b^2 + sd_a^2 -
+    sd_diff^2) / 2`` the covariance of before and after.
+
+    Why this interval: in a seeded simulation (normal data, n 5-100,
+    correlations 0.2-0.8, d_av 0-1.2, equal and unequal SDs) its 95 %
+    coverage stayed within 1 percentage point of nominal (94.5-95.8 %); the
+    Algina & Keselman (2003) limits times J covered 87 % at n = 5, and
+    without J over-covered up to 96.7 % at large d_av (they treat sd_diff /
+    s_av as known). At 90 % it is conservative below n = 10 (up to 91.9 % at n = 5).
+    ``tests/test_simulation.py`` repeats the check.
+
+    NaN where ``n < 3`` (``J(1)`` is undefined) or ``s_av == 0``.
 
     References
     ----------
     .. [1] Cumming, G. (2012). *Understanding the New Statistics: Effect Sizes, Confidence
        Intervals, and Meta-Analysis*. Routledge. ISBN 978-0-415-87968-2.
-    .. [2] Algina, J., & Keselman, H. J. (2003). Approximate confidence intervals for effect
-       sizes. *Educational and Psychological Measurement*, 63(4), 537-553.
-       https://doi.org/10.1177/0013164403256358
+    .. [2] Bonett, D. G. (2015). Interval estimation of standardized mean differences in
+       paired-samples designs. *Journal of Educational and Behavioral Statistics*, 40(4),
+       366-376. https://doi.org/10.3102/1076998615583904
     .. [3] Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and
        related estimators. *Journal of Educational Statistics*, 6(2), 107-128.
        https://doi.org/10.3102/10769986006002107
+    .. [4] Lakens, D. (2013). Calculating and reporting effect sizes to facilitate cumulative
+       science: a practical primer for t-tests and ANOVAs. *Frontiers in Psychology*, 4, 863.
+       https://doi.org/10.3389/fpsyg.2013.00863
     """
+    check_level(confidence_level)
     m, sdd, nn = as_float(mean), as_float(sd_diff), as_float(n)
-    s_av = np.sqrt((as_float(sd_before) ** 2 + as_float(sd_after) ** 2) / 2)
+    vb, va = as_float(sd_before) ** 2, as_float(sd_after) ** 2
     j = hedges_j(nn - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        valid = (nn >= 2) & (s_av > 0)
-        d_av = np.where(valid, m / s_av, np.nan)
-        t = np.where(valid & (sdd > 0), m / (sdd / np.sqrt(nn)), np.nan)
-        lo, hi = nct_interval(t, nn - 1, confidence_level=confidence_level)
-        scale = sdd / (np.sqrt(nn) * s_av)
-        return d_av * j, lo * scale * j, hi * scale * j
+        s_av2 = (vb + va) / 2
+        valid = (nn >= 3) & (s_av2 > 0)
+        d_av = np.where(valid, m / np.sqrt(s_av2), np.nan)
+        cov = (vb + va - sdd**2) / 2
+        df = nn - 1
+        se = np.sqrt(d_av**2 * (vb**2 + va**2 + 2 * cov**2) / (8 * df * s_av2**2) + sdd**2 / (df * s_av2))
+        z = stats.norm.ppf(0.5 + confidence_level / 2)
+        return d_av * j, d_av - z * se, d_av + z * se
 
 
 def hedges_g_stats(
@@ -197,9 +219,12 @@ def hedges_g_stats(
 
     ``d_s = (mean_a - mean_b) / s_pooled``, ``s_pooled^2 = ((n_a - 1) sd_a^2 +
     (n_b - 1) sd_b^2) / (n_a + n_b - 2)``; ``g = d_s * J(n_a + n_b - 2)``.
-    Interval: noncentral-t limits of ``t = d_s / sqrt(1/n_a + 1/n_b)`` with
-    ``n_a + n_b - 2`` df, times ``sqrt(1/n_a + 1/n_b)``, times J (Hedges &
-    Olkin 1985; Steiger & Fouladi 1997).
+    Interval for the population delta: noncentral-t limits of ``t = d_s /
+    sqrt(1/n_a + 1/n_b)`` with ``n_a + n_b - 2`` df, times ``sqrt(1/n_a +
+    1/n_b)`` (Hedges & Olkin 1985; Steiger & Fouladi 1997), exact under
+    normality. J corrects the estimate's bias only: on the limits it would pull
+    them toward zero (90 % coverage of a nominal 95 % at n = 3 per group and
+    delta = 2; ``tests/test_simulation.py``).
 
     References
     ----------
@@ -221,26 +246,36 @@ def hedges_g_stats(
         d = np.where(valid, (ma - mb) / pooled, np.nan)
         root = np.sqrt(1 / na + 1 / nb)
         lo, hi = nct_interval(d / root, df, confidence_level=confidence_level)
-        j = hedges_j(df)
-        return d * j, lo * root * j, hi * root * j
+        return d * hedges_j(df), lo * root, hi * root
 
 
 # ----------------------------------------------------------------- raw values
+
+
+def _no_infinity(x: FloatArray, name: str) -> None:
+    """Raise ValueError at the first infinite value: NaN means missing (dropped), infinity is an error."""
+    where = np.flatnonzero(np.isinf(x))
+    if where.size:
+        i = int(where[0])
+        raise ValueError(f"{name} must be finite (NaN for missing); got {float(x[i])} at position {i}")
 
 
 def _paired(before: ArrayLike, after: ArrayLike) -> tuple[FloatArray, FloatArray]:
     b, a = as_float(before), as_float(after)
     if b.shape != a.shape or b.ndim != 1:
         raise ValueError("before and after must be 1-d arrays of the same length (one value per pair)")
-    keep = np.isfinite(b) & np.isfinite(a)
+    _no_infinity(b, "before")
+    _no_infinity(a, "after")
+    keep = ~np.isnan(b) & ~np.isnan(a)
     return b[keep], a[keep]
 
 
-def _sample(x: ArrayLike) -> FloatArray:
+def _sample(x: ArrayLike, name: str = "values") -> FloatArray:
     arr = as_float(x)
     if arr.ndim != 1:
         raise ValueError("expected a 1-d array of values")
-    out: FloatArray = arr[np.isfinite(arr)]
+    _no_infinity(arr, name)
+    out: FloatArray = arr[~np.isnan(arr)]
     return out
 
 
@@ -271,7 +306,7 @@ def srm(differences: ArrayLike, /, *, confidence_level: float = 0.95) -> EffectS
     >>> round(es.estimate, 4)
     2.8284
     """
-    d = _sample(differences)
+    d = _sample(differences, "differences")
     mean, sd = (float(d.mean()), float(d.std(ddof=1))) if d.size >= 2 else (np.nan, np.nan)
     est, lo, hi = srm_stats(mean, sd, d.size, confidence_level=confidence_level)
     return EffectSize("srm", float(est), float(lo), float(hi), confidence_level, int(d.size))
@@ -298,7 +333,7 @@ def cohens_d_av(before: ArrayLike, after: ArrayLike, /) -> float:
 
 
 def hedges_g_av(before: ArrayLike, after: ArrayLike, /, *, confidence_level: float = 0.95) -> EffectSize:
-    """Hedges' g_av for paired data: d_av times J(n - 1), Algina-Keselman interval.
+    """Hedges' g_av for paired data: d_av times J(n - 1), with Bonett's (2015) interval for d_av.
 
     The "paired d" of pingouin and dabest, with the exact Hedges factor; see
     :func:`g_av_stats` for the interval.
@@ -307,9 +342,9 @@ def hedges_g_av(before: ArrayLike, after: ArrayLike, /, *, confidence_level: flo
     ----------
     .. [1] Cumming, G. (2012). *Understanding the New Statistics: Effect Sizes, Confidence
        Intervals, and Meta-Analysis*. Routledge. ISBN 978-0-415-87968-2.
-    .. [2] Algina, J., & Keselman, H. J. (2003). Approximate confidence intervals for effect
-       sizes. *Educational and Psychological Measurement*, 63(4), 537-553.
-       https://doi.org/10.1177/0013164403256358
+    .. [2] Bonett, D. G. (2015). Interval estimation of standardized mean differences in
+       paired-samples designs. *Journal of Educational and Behavioral Statistics*, 40(4),
+       366-376. https://doi.org/10.3102/1076998615583904
     .. [3] Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and
        related estimators. *Journal of Educational Statistics*, 6(2), 107-128.
        https://doi.org/10.3102/10769986006002107
@@ -340,18 +375,18 @@ def cohens_d_s(a: ArrayLike, b: ArrayLike, /, *, confidence_level: float = 0.95)
        science: a practical primer for t-tests and ANOVAs. *Frontiers in Psychology*, 4, 863.
        https://doi.org/10.3389/fpsyg.2013.00863
     """
-    xa, xb = _sample(a), _sample(b)
+    xa, xb = _sample(a, "a"), _sample(b, "b")
     if xa.size < 2 or xb.size < 2:
         return EffectSize("d_s", np.nan, np.nan, np.nan, confidence_level, xa.size + xb.size)
     est, lo, hi = hedges_g_stats(
         xa.mean(), xa.std(ddof=1), xa.size, xb.mean(), xb.std(ddof=1), xb.size, confidence_level=confidence_level
     )
     j = hedges_j(xa.size + xb.size - 2)
-    return EffectSize("d_s", float(est / j), float(lo / j), float(hi / j), confidence_level, xa.size + xb.size)
+    return EffectSize("d_s", float(est / j), float(lo), float(hi), confidence_level, xa.size + xb.size)
 
 
 def hedges_g(a: ArrayLike, b: ArrayLike, /, *, confidence_level: float = 0.95) -> EffectSize:
-    """Hedges' g for two independent groups: d_s times J(n_a + n_b - 2), exact interval.
+    """Hedges' g for two independent groups: d_s times J(n_a + n_b - 2), exact interval for delta.
 
     References
     ----------
@@ -369,7 +404,7 @@ def hedges_g(a: ArrayLike, b: ArrayLike, /, *, confidence_level: float = 0.95) -
     >>> round(hedges_g(movie1, movie2).estimate, 2)  # Lakens (2013), Table 1: g_s = 1.08
     1.08
     """
-    xa, xb = _sample(a), _sample(b)
+    xa, xb = _sample(a, "a"), _sample(b, "b")
     if xa.size < 2 or xb.size < 2:
         return EffectSize("hedges_g", np.nan, np.nan, np.nan, confidence_level, xa.size + xb.size)
     est, lo, hi = hedges_g_stats(
@@ -389,7 +424,7 @@ def glass_delta(a: ArrayLike, b: ArrayLike, /) -> float:
     .. [1] Glass, G. V. (1976). Primary, secondary, and meta-analysis of research.
        *Educational Researcher*, 5(10), 3-8. https://doi.org/10.3102/0013189X005010003
     """
-    xa, xb = _sample(a), _sample(b)
+    xa, xb = _sample(a, "a"), _sample(b, "b")
     if xa.size == 0 or xb.size < 2:
         return float("nan")
     sd_b = xb.std(ddof=1)
@@ -413,7 +448,7 @@ def cliffs_delta(a: ArrayLike, b: ArrayLike, /) -> float:
     >>> cliffs_delta([3, 4, 5], [1, 2, 3])  # 8 of 9 pairs a > b, 1 tie
     0.8888888888888888
     """
-    xa, xb = _sample(a), _sample(b)
+    xa, xb = _sample(a, "a"), _sample(b, "b")
     if xa.size == 0 or xb.size == 0:
         return float("nan")
     sb = np.sort(xb)

@@ -14,7 +14,7 @@ from scipy.optimize.elementwise import bracket_root, find_root
 
 from outcomes.stats._arrays import ArrayLike, FloatArray, as_float, check_level
 
-__all__ = ["bca_mean_intervals", "mean_interval_stats", "nct_interval", "wilson_interval"]
+__all__ = ["BOOTSTRAP_MIN_N", "bca_mean_intervals", "mean_interval_stats", "nct_interval", "wilson_interval"]
 
 
 def nct_interval(t: ArrayLike, df: ArrayLike, /, *, confidence_level: float = 0.95) -> tuple[FloatArray, FloatArray]:
@@ -122,6 +122,8 @@ def mean_interval_stats(
     """t-interval of a mean and the two-sided one-sample (paired) t-test p-value, vectorized.
 
     ``mean -+ t(n-1) * sd / sqrt(n)``; ``p = 2 * P(T(n-1) > |mean / (sd / sqrt(n))|)``.
+    All three are NaN where ``n < 2`` or ``sd == 0`` (every value equal: the
+    t statistic is undefined, and a zero-width interval would claim certainty).
 
     Returns
     -------
@@ -131,9 +133,18 @@ def mean_interval_stats(
     with np.errstate(invalid="ignore", divide="ignore"):
         se = s / np.sqrt(nn)
         q = stats.t.ppf(0.5 + confidence_level / 2, nn - 1)
-        valid = nn >= 2
-        p = np.where(valid & (se > 0), 2 * stats.t.sf(np.abs(m / se), nn - 1), np.nan)
+        valid = (nn >= 2) & (se > 0)
+        p = np.where(valid, 2 * stats.t.sf(np.abs(m / se), nn - 1), np.nan)
         return np.where(valid, m - q * se, np.nan), np.where(valid, m + q * se, np.nan), p
+
+
+BOOTSTRAP_MIN_N = 40
+"""Fewest values for a BCa interval of the mean. In a seeded simulation (scipy's BCa, 2,000
+resamples, nominal 95 %) coverage was 84 / 90.5 / 92.6 / 93.5 % at n = 5 / 10 / 20 / 40 for
+normal data, 83.5 / 89.3 / 92.6 / 94.0 % for a discrete 0-10 pain improvement and 80.6 / 87.4 /
+91.1 / 93.0 % for a lognormal (sigma 0.5): from 40 it is within 2 points of nominal for all three
+(an exponential-like skew needs about 50). The t-interval covered better at every n there.
+``tests/test_simulation.py`` repeats the check at n = 10 and 40."""
 
 
 def bca_mean_intervals(
@@ -148,13 +159,13 @@ def bca_mean_intervals(
 
     ``scipy.stats.bootstrap`` with ``method="BCa"`` (Efron 1987), each sample
     with its own child stream of ``rng`` (``rng.spawn``), in the order given.
-    A sample whose values are all equal gets that value as both limits (every
-    resample has the same mean).
+    A sample of fewer than :data:`BOOTSTRAP_MIN_N` values, or whose values are
+    all equal (every resample has the same mean), gets no interval.
 
     Returns
     -------
     ci_low, ci_high : numpy.ndarray
-        NaN where the sample is None.
+        NaN where the sample is None, shorter than :data:`BOOTSTRAP_MIN_N` or constant.
 
     References
     ----------
@@ -166,10 +177,7 @@ def bca_mean_intervals(
     hi = np.full(len(samples), np.nan)
     children = rng.spawn(len(samples))
     for i, values in enumerate(samples):
-        if values is None:
-            continue
-        if np.ptp(values) == 0:  # a degenerate sample: every resample has the same mean
-            lo[i] = hi[i] = values[0]
+        if values is None or values.size < BOOTSTRAP_MIN_N or np.ptp(values) == 0:
             continue
         res = stats.bootstrap(
             (values,),

@@ -14,6 +14,9 @@ __all__ = ["holm"]
 def holm(p_values: Sequence[float] | FloatArray, /, *, families: ArrayLike | None = None) -> FloatArray:
     """Holm (1979) step-down adjusted p-values; NaNs stay NaN and are not counted.
 
+    A p-value outside [0, 1] raises ValueError: it is not a p-value, and
+    adjusting it would hide the error upstream.
+
     Within a family of ``m`` p-values sorted ascending,
     ``p_(i)adj = max_{j <= i} min(1, (m - j + 1) p_(j))``.
 
@@ -37,6 +40,10 @@ def holm(p_values: Sequence[float] | FloatArray, /, *, families: ArrayLike | Non
     [0.02, 0.04, 0.04, 0.04]
     """
     p = as_float(p_values)
+    outside = np.flatnonzero(np.isfinite(p) & ((p < 0) | (p > 1)) | np.isinf(p))
+    if outside.size:
+        i = int(outside[0])
+        raise ValueError(f"p-values must be between 0 and 1 (NaN for none); got {float(p.flat[i])} at position {i}")
     out = np.full(p.shape, np.nan)
     if families is None:
         _holm_into(out, p, np.arange(p.size))

@@ -10,10 +10,13 @@ from scipy import stats
 
 from outcomes.stats._arrays import ArrayLike, FloatArray, as_float
 
-__all__ = ["EXACT_WILCOXON_MAX_N", "welch_stats", "wilcoxon_signed_rank_stats"]
+__all__ = ["EXACT_WILCOXON_MAX_N", "PERMUTATION_WILCOXON_MAX_N", "welch_stats", "wilcoxon_signed_rank_stats"]
 
 EXACT_WILCOXON_MAX_N = 50
 """Groups up to this size without ties or zeros get an exact Wilcoxon p-value (as scipy's ``method='auto'``)."""
+
+PERMUTATION_WILCOXON_MAX_N = 13
+"""Groups up to this size with ties or zeros get the p-value of all 2**n sign flips (as scipy's ``method='auto'``)."""
 
 
 def welch_stats(
@@ -77,15 +80,20 @@ def wilcoxon_signed_rank_stats(
     values. The normal approximation, with the tie correction and no
     continuity correction, is ``z = (W+ - n(n+1)/4) / sqrt(n(n+1)(2n+1)/24 -
     tie_term/48)``. Where ``exact_samples[i]`` holds the differences of group
-    ``i`` (the caller passes them for small groups without ties or zeros), the
-    exact p-value of ``scipy.stats.wilcoxon(method="exact")`` replaces it.
+    ``i``, the p-value is the one ``scipy.stats.wilcoxon(method="auto")``
+    gives for them: ``exact`` (the distribution of W+ without ties) for at most
+    :data:`EXACT_WILCOXON_MAX_N` differences with no tie or zero, ``permutation``
+    (W+ over all ``2**n`` sign flips, exact with ties and zeros) for at most
+    :data:`PERMUTATION_WILCOXON_MAX_N`; larger samples keep the approximation.
+    The normal approximation is anti-conservative for small samples with ties
+    ([2, 2, 2, 2] gives 0.046; all sign flips give 0.125).
 
     Returns
     -------
     p_value : numpy.ndarray
         NaN where the variance is 0 (no non-zero difference).
     method : numpy.ndarray of object
-        ``"exact"``, ``"asymptotic"`` or None (no p-value).
+        ``"exact"``, ``"permutation"``, ``"asymptotic"`` or None (no p-value).
 
     References
     ----------
@@ -102,7 +110,14 @@ def wilcoxon_signed_rank_stats(
         p = np.where(var > 0, 2 * stats.norm.sf(np.abs(z)), np.nan)
     method = np.array(["asymptotic" if np.isfinite(x) else None for x in p], dtype=object)
     for i, values in enumerate(exact_samples):
-        if values is not None:
-            p[i] = stats.wilcoxon(values, method="exact").pvalue
-            method[i] = "exact"
+        if values is None or not np.isfinite(p[i]):
+            continue
+        abs_nonzero = np.abs(values[values != 0])
+        ties_or_zeros = abs_nonzero.size < values.size or np.unique(abs_nonzero).size < abs_nonzero.size
+        if not ties_or_zeros and values.size <= EXACT_WILCOXON_MAX_N:
+            p[i], method[i] = stats.wilcoxon(values, method="exact").pvalue, "exact"
+        elif values.size <= PERMUTATION_WILCOXON_MAX_N:
+            # 2**13 = 8192 sign flips are fewer than the default 9999 resamples: every one is enumerated
+            p[i] = stats.wilcoxon(values, method=stats.PermutationMethod(n_resamples=9999)).pvalue
+            method[i] = "permutation"
     return p, method
