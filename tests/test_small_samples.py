@@ -234,3 +234,24 @@ def test_responder_rules_on_the_issue_case(tmp_path: Path) -> None:
         assert got == want, rule
     with pytest.raises(ValueError, match="responder_rule must be one of either, both, absolute, percent"):
         episode_changes(ds, responder_rule="any")
+
+
+# ----------------------------------------------------------------- 9. dataframes from the Python ecosystem
+
+
+def test_pandas_input_is_converted_and_other_inputs_get_advice() -> None:
+    import pandas as pd
+
+    from outcomes import compare
+
+    table = _changes_table({"a": [1.0, 2.0, 3.0, 5.0], "b": [0.0, 1.0, 1.0, 2.0]})
+    want = summarize(table, by="condition", min_cell=1)
+    got = summarize(table.to_pandas(), by="condition", min_cell=1)
+    assert got.equals(want)
+    frame = table.with_columns(technique=pl.col("condition"))
+    assert compare(frame.to_pandas(), between="technique", within=(), min_cell=1).equals(
+        compare(frame, between="technique", within=(), min_cell=1)
+    )
+    assert isinstance(frame.to_pandas(), pd.DataFrame)
+    with pytest.raises(TypeError, match=r"changes must be a dataframe .* got dict"):
+        summarize(table.to_dict(as_series=False), by="condition")  # type: ignore[arg-type]

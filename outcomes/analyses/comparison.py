@@ -20,7 +20,7 @@ import polars as pl
 
 from outcomes.aggregate import check_complete_rows, group_columns, group_statistics
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
-from outcomes.episodes import check_changes
+from outcomes.episodes import as_changes_frame, check_changes
 from outcomes.stats import AncovaFit, ancova_fit, ancova_pairs, cliffs_delta, hedges_g_stats, holm, welch_stats
 
 __all__ = ["COMPARISON_COLUMNS", "compare"]
@@ -67,7 +67,8 @@ def compare(
     Parameters
     ----------
     changes : polars.DataFrame or polars.LazyFrame
-        Output of :func:`outcomes.episode_changes`.
+        Output of :func:`outcomes.episode_changes`; a pandas (or other Arrow)
+        dataframe of the same columns is converted at the door.
     between : str, default "technique"
         The episode column whose values are compared.
     within : str or sequence of str, default ("condition",)
@@ -111,6 +112,7 @@ def compare(
         raise ValueError(f"{between!r} cannot be both compared (between) and a stratum (within)")
     family = [*strata, "measure", "side"]
     keys = [*family, between]
+    changes = as_changes_frame(changes)
     check_changes(changes, [*keys, "status", "baseline", "improvement"])
 
     all_groups = group_statistics(changes, keys, keep_values=True).collect()

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, suppress
-from outcomes.episodes import check_changes
+from outcomes.episodes import as_changes_frame, check_changes
 from outcomes.stats import binomial_limits, normal_limits
 
 __all__ = ["FunnelResult", "funnel", "level_suffix"]
@@ -90,7 +90,8 @@ def funnel(
     Parameters
     ----------
     changes : polars.DataFrame or polars.LazyFrame
-        Output of :func:`outcomes.episode_changes`.
+        Output of :func:`outcomes.episode_changes`; a pandas (or other Arrow)
+        dataframe of the same columns is converted at the door.
     unit : str, default "therapist_id"
         Episode column that defines the units (``clinic_id``, ...).
     measure, side : str
@@ -108,6 +109,7 @@ def funnel(
     >>> f.units["unit"].to_list()
     ['C01', 'C02', 'C03']
     """
+    changes = as_changes_frame(changes)
     check_changes(changes, [unit, "measure", "side", "status", "improvement", "responder"])
     data = (
         changes.lazy()

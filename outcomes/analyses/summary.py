@@ -30,7 +30,7 @@ import polars as pl
 
 from outcomes.aggregate import check_complete_rows, group_columns, group_statistics
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
-from outcomes.episodes import check_changes
+from outcomes.episodes import as_changes_frame, check_changes
 from outcomes.ingest import Dataset
 from outcomes.stats import (
     BOOTSTRAP_MIN_N,
@@ -161,7 +161,8 @@ def summarize(
     Parameters
     ----------
     changes : polars.DataFrame or polars.LazyFrame
-        Output of :func:`outcomes.episode_changes`.
+        Output of :func:`outcomes.episode_changes`; a pandas (or other Arrow)
+        dataframe of the same columns is converted at the door.
     by : str or sequence of str, default ("condition", "technique")
         Episode columns to group by; ``measure`` and ``side`` are always added.
     min_cell : int, default 11
@@ -208,6 +209,7 @@ def summarize(
     if any(c in ("measure", "side") for c in by_cols):
         raise ValueError("measure and side are always grouped; leave them out of `by`")
     keys = [*by_cols, "measure", "side"]
+    changes = as_changes_frame(changes)
     check_changes(changes, [*keys, "status", "baseline", "final", "change", "improvement", "responder", "exceeds_mdc"])
 
     keep: bool | int = True if bootstrap else EXACT_WILCOXON_MAX_N

@@ -37,7 +37,15 @@ from outcomes.contract import ROW
 from outcomes.episodes.techniques import primary_technique
 from outcomes.ingest import Dataset, LazyDataset
 
-__all__ = ["CHANGE_COLUMNS", "RESPONDER_RULES", "STATUSES", "check_changes", "episode_changes", "responder_expr"]
+__all__ = [
+    "CHANGE_COLUMNS",
+    "RESPONDER_RULES",
+    "STATUSES",
+    "as_changes_frame",
+    "check_changes",
+    "episode_changes",
+    "responder_expr",
+]
 
 RESPONDER_RULES: tuple[str, ...] = ("either", "both", "absolute", "percent")
 """Values of ``responder_rule``: which of the catalog's thresholds (``mcid``, ``mcid_pct``) make a responder."""
@@ -66,6 +74,29 @@ CHANGE_COLUMNS: tuple[str, ...] = (
 _TOL = 1e-9
 _ROW_SPAN = 1 << 32  # rows per day in the (day, row) ordering key: row numbers stay below 2**32
 _SERIES = ["episode_id", "measure", "side"]
+
+
+def as_changes_frame(changes: object, /) -> pl.DataFrame | pl.LazyFrame:
+    """``changes`` as a polars frame: polars frames as they are; any dataframe that speaks the Arrow
+    PyCapsule stream interface (pandas 2.2 and later, pyarrow, DuckDB, ...) converted at the door.
+
+    Anything else raises TypeError saying how to convert it. Missing values of pandas (NaN, None,
+    NA) arrive as nulls.
+    """
+    if isinstance(changes, pl.DataFrame | pl.LazyFrame):
+        return changes
+    if hasattr(changes, "__arrow_c_stream__"):
+        try:
+            return pl.DataFrame(changes)
+        except Exception as exc:
+            raise TypeError(
+                f"could not convert the {type(changes).__name__} to a polars DataFrame ({exc}); "
+                "convert it yourself with polars.from_pandas(...) or polars.from_arrow(...)"
+            ) from None
+    raise TypeError(
+        f"changes must be a dataframe (polars, or pandas / pyarrow / DuckDB through Arrow); got "
+        f"{type(changes).__name__}. Pass the output of episode_changes(), or convert with polars.from_pandas(...)"
+    )
 
 
 def check_changes(changes: pl.DataFrame | pl.LazyFrame, needed: Sequence[str], /) -> None:
