@@ -34,6 +34,7 @@ DATE_COLUMNS = {
 }
 TOL = 1e-9  # floating-point tolerance of the threshold comparisons (responder, exceeds_mdc)
 EXACT_WILCOXON_MAX_N = 50
+PERMUTATION_WILCOXON_MAX_N = 13
 
 
 # --------------------------------------------------------------------------- reading
@@ -149,8 +150,8 @@ def episode_changes(tables: dict[str, pd.DataFrame], baseline_window_days: int =
     )
     complete = out["status"] == "complete"
     out["change"] = out["final"] - out["baseline"]
-    out["improvement"] = np.where(out["better"] == "lower", -1.0, 1.0) * out["change"]
-    out["pct_improvement"] = (out["improvement"] / out["baseline"] * 100.0).where(out["baseline"] != 0)
+    out["improvement"] = np.where(out["better"] == "lower", -1.0, 1.0) * out["change"] + 0.0  # no -0.0
+    out["pct_improvement"] = (out["improvement"] / out["baseline"].abs() * 100.0).where(out["baseline"] != 0)
     out["duration_days"] = (out["final_date"] - out["baseline_date"]).dt.days.astype("Int64")
     has_threshold = out["mcid"].notna() | out["mcid_pct"].notna()
     responder = _at_least(out["improvement"], out["mcid"]) | _at_least(out["pct_improvement"], out["mcid_pct"])
@@ -252,12 +253,17 @@ def _wilcoxon(complete: pd.DataFrame, keys: list[str], stats_frame: pd.DataFrame
         p = np.where(var > 0, 2 * stats.norm.sf(np.abs(z)), np.nan)
     method = np.where(np.isfinite(p), "asymptotic", None).astype(object)
     n = stats_frame["n"].to_numpy()
-    exact = (n <= EXACT_WILCOXON_MAX_N) & (n == nn) & (w["max_tie"].fillna(1).to_numpy() <= 1) & (nn >= 1)
-    if exact.any():
+    no_ties = (n == nn) & (w["max_tie"].fillna(1).to_numpy() <= 1)
+    exact = (n <= EXACT_WILCOXON_MAX_N) & no_ties & (nn >= 1)
+    flips = (n <= PERMUTATION_WILCOXON_MAX_N) & ~no_ties & (nn >= 1)
+    if (exact | flips).any():
         small = complete.groupby(keys, dropna=False)["improvement"]
-        for i in np.flatnonzero(exact):  # small groups only, where scipy needs the values
-            p[i] = stats.wilcoxon(small.get_group(stats_frame.index[i]).to_numpy(), method="exact").pvalue
-            method[i] = "exact"
+        for i in np.flatnonzero(exact | flips):  # small groups only, where scipy needs the values
+            p[i] = stats.wilcoxon(small.get_group(stats_frame.index[i]).to_numpy(), method="auto").pvalue
+            method[i] = "exact" if exact[i] else "permutation"
+    one = n < 2
+    p[one] = np.nan
+    method[one] = None
     return pd.DataFrame({"wilcoxon_p_value": p, "wilcoxon_method": method}, index=stats_frame.index)
 
 
@@ -331,20 +337,23 @@ def summarize(
     with np.errstate(invalid="ignore", divide="ignore"):
         se = sd / np.sqrt(n)
         q = stats.t.ppf(0.5 + confidence_level / 2, df)
-        g["ci_low"] = np.where(n >= 2, mean - q * se, np.nan)
-        g["ci_high"] = np.where(n >= 2, mean + q * se, np.nan)
+        g["ci_low"] = np.where((n >= 2) & (sd > 0), mean - q * se, np.nan)
+        g["ci_high"] = np.where((n >= 2) & (sd > 0), mean + q * se, np.nan)
         t = np.where((n >= 2) & (sd > 0), mean / se, np.nan)  # the paired t statistic
         g["p_value"] = 2 * stats.t.sf(np.abs(t), df)
         ncp_lo, ncp_hi = nct_limits(t, df, confidence_level)  # one inversion serves SRM and g_av
         g["srm"] = t / np.sqrt(n)
         g["srm_ci_low"] = ncp_lo / np.sqrt(n)
         g["srm_ci_high"] = ncp_hi / np.sqrt(n)
-        s_av = np.sqrt((g["baseline_sd"].to_numpy(float) ** 2 + g["final_sd"].to_numpy(float) ** 2) / 2)
-        j = hedges_j(df)
-        g["g_av"] = np.where((n >= 2) & (s_av > 0), mean / s_av, np.nan) * j
-        scale = sd / (np.sqrt(n) * s_av) * j
-        g["g_av_ci_low"] = ncp_lo * scale
-        g["g_av_ci_high"] = ncp_hi * scale
+        vb, va = g["baseline_sd"].to_numpy(float) ** 2, g["final_sd"].to_numpy(float) ** 2
+        s_av2 = (vb + va) / 2
+        d_av = np.where((n >= 3) & (s_av2 > 0), mean / np.sqrt(s_av2), np.nan)
+        g["g_av"] = d_av * hedges_j(df)
+        cov = (vb + va - sd**2) / 2  # Bonett (2015): an interval for d_av, centred on it
+        se_d = np.sqrt(d_av**2 * (vb**2 + va**2 + 2 * cov**2) / (8 * df * s_av2**2) + sd**2 / (df * s_av2))
+        z = stats.norm.ppf(0.5 + confidence_level / 2)
+        g["g_av_ci_low"] = d_av - z * se_d
+        g["g_av_ci_high"] = d_av + z * se_d
         for name, k_col, m_col in (("responder", "responder_k", "responder_m"), ("exceeds_mdc", "mdc_k", "mdc_m")):
             k, m = g[k_col].to_numpy(float), g[m_col].to_numpy(float)
             rate = np.where(m > 0, k / m, np.nan)
