@@ -694,3 +694,33 @@ def test_swapping_groups_flips_signs(a: list[int], b: list[int]) -> None:
         assert ba.ci_low == pytest.approx(-ab.ci_high, rel=1e-8, abs=1e-8)
         assert ba.ci_high == pytest.approx(-ab.ci_low, rel=1e-8, abs=1e-8)
     assert cliffs_delta(b, a) == pytest.approx(-cliffs_delta(a, b), abs=1e-12)
+
+
+# ----------------------------------------------------------------- t tests and sign conventions
+
+
+def test_effect_sizes_carry_their_t_test_as_scipy_computes_it() -> None:
+    rng = np.random.default_rng(44)
+    before = rng.normal(6, 1.5, 17)
+    after = before - rng.normal(1.0, 1.2, 17)
+    ref = sps.ttest_rel(after, before)  # after - before, the package's paired convention
+    for es in (srm(after - before), hedges_g_av(before, after)):
+        assert es.statistic == pytest.approx(ref.statistic, rel=1e-12)
+        assert es.df == ref.df
+        assert es.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+    a, b = rng.normal(2.0, 1.5, 12), rng.normal(1.0, 2.0, 20)
+    ref = sps.ttest_ind(a, b)  # Student's pooled t of a - b
+    for es in (cohens_d_s(a, b), hedges_g(a, b)):
+        assert es.statistic == pytest.approx(ref.statistic, rel=1e-12)
+        assert es.df == ref.df
+        assert es.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+    assert math.isnan(srm([2.0, 2.0, 2.0]).p_value)  # SD 0: no test
+
+
+def test_paired_sign_convention_matches_pingouin_published_example() -> None:
+    # pingouin.compute_effsize(x, y, paired=True, eftype="hedges") docstring: x = 1..7, y = 1, 3, ..., 13
+    # gives -0.8222477210374874 (x - y, with the approximate factor 1 - 3 / (4 (n_x + n_y) - 9)).
+    x = [1, 2, 3, 4, 5, 6, 7]
+    y = [1, 3, 5, 7, 9, 11, 13]
+    d = -0.8222477210374874 / (1 - 3 / (4 * 14 - 9))
+    assert cohens_d_av(y, x) == pytest.approx(d, rel=1e-12)  # (before, after) = (y, x): after - before = x - y

@@ -8,6 +8,14 @@ take the raw values of one sample or pair of samples and return an
 Missing values (NaN) are dropped (pairs with a NaN on either side); an
 infinite value raises ValueError naming its position.
 
+Sign conventions, beside scipy's and pingouin's: paired functions take
+``(before, after)`` and measure ``after - before``, the sign of
+``scipy.stats.ttest_rel(after, before)`` and of
+``pingouin.compute_effsize(after, before, paired=True)``; two-sample
+functions take ``(a, b)`` and measure ``a - b``, as ``ttest_ind(a, b)`` and
+``compute_effsize(a, b)``. pingouin's Hedges' g uses the approximation
+``1 - 3 / (4 (n_x + n_y) - 9)``; this module uses the exact factor J.
+
 Conventions: effect sizes keep their sign; paired effects are "after minus
 before" in whatever direction the caller chose (the package passes
 improvements, so positive = better). Confidence intervals that invert the
@@ -68,6 +76,11 @@ class EffectSize:
     confidence_level : float
     n : int
         Number of observations (pairs, or both samples together).
+    statistic, df, p_value : float
+        The t test that goes with the effect size, two-sided: the one-sample t
+        of the differences (``srm``, ``g_av``: ``scipy.stats.ttest_rel(after,
+        before)``), or Student's pooled t (``d_s``, ``hedges_g``:
+        ``scipy.stats.ttest_ind(a, b)``). NaN where undefined.
     """
 
     name: str
@@ -76,6 +89,9 @@ class EffectSize:
     ci_high: float
     confidence_level: float
     n: int
+    statistic: float = float("nan")
+    df: float = float("nan")
+    p_value: float = float("nan")
 
 
 def _as_float(x: ArrayLike) -> FloatArray:
@@ -279,6 +295,27 @@ def _sample(x: ArrayLike, name: str = "values") -> FloatArray:
     return out
 
 
+def _one_sample_t(d: FloatArray) -> tuple[float, float, float]:
+    """t, df and two-sided p of ``mean(d) = 0``; NaN where n < 2 or the SD is 0."""
+    n = d.size
+    if n < 2 or not d.std(ddof=1) > 0:
+        return np.nan, np.nan, np.nan
+    t = float(d.mean() / (d.std(ddof=1) / np.sqrt(n)))
+    return t, float(n - 1), float(2 * stats.t.sf(abs(t), n - 1))
+
+
+def _pooled_t(a: FloatArray, b: FloatArray) -> tuple[float, float, float]:
+    """Student's t (pooled variance), df and two-sided p of ``mean(a) = mean(b)``; NaN where undefined."""
+    df = a.size + b.size - 2
+    if a.size < 2 or b.size < 2:
+        return np.nan, np.nan, np.nan
+    pooled = np.sqrt(((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / df)
+    if not pooled > 0:
+        return np.nan, np.nan, np.nan
+    t = float((a.mean() - b.mean()) / (pooled * np.sqrt(1 / a.size + 1 / b.size)))
+    return t, float(df), float(2 * stats.t.sf(abs(t), df))
+
+
 def srm(differences: ArrayLike, /, *, confidence_level: float = 0.95) -> EffectSize:
     """Standardized response mean of paired differences (the same number as Cohen's d_z).
 
@@ -309,7 +346,7 @@ def srm(differences: ArrayLike, /, *, confidence_level: float = 0.95) -> EffectS
     d = _sample(differences, "differences")
     mean, sd = (float(d.mean()), float(d.std(ddof=1))) if d.size >= 2 else (np.nan, np.nan)
     est, lo, hi = srm_stats(mean, sd, d.size, confidence_level=confidence_level)
-    return EffectSize("srm", float(est), float(lo), float(hi), confidence_level, int(d.size))
+    return EffectSize("srm", float(est), float(lo), float(hi), confidence_level, int(d.size), *_one_sample_t(d))
 
 
 def cohens_d_av(before: ArrayLike, after: ArrayLike, /) -> float:
@@ -356,7 +393,7 @@ def hedges_g_av(before: ArrayLike, after: ArrayLike, /, *, confidence_level: flo
     est, lo, hi = g_av_stats(
         d.mean(), d.std(ddof=1), b.std(ddof=1), a.std(ddof=1), b.size, confidence_level=confidence_level
     )
-    return EffectSize("g_av", float(est), float(lo), float(hi), confidence_level, int(b.size))
+    return EffectSize("g_av", float(est), float(lo), float(hi), confidence_level, int(b.size), *_one_sample_t(d))
 
 
 def cohens_d_s(a: ArrayLike, b: ArrayLike, /, *, confidence_level: float = 0.95) -> EffectSize:
@@ -382,7 +419,9 @@ def cohens_d_s(a: ArrayLike, b: ArrayLike, /, *, confidence_level: float = 0.95)
         xa.mean(), xa.std(ddof=1), xa.size, xb.mean(), xb.std(ddof=1), xb.size, confidence_level=confidence_level
     )
     j = hedges_j(xa.size + xb.size - 2)
-    return EffectSize("d_s", float(est / j), float(lo), float(hi), confidence_level, xa.size + xb.size)
+    return EffectSize(
+        "d_s", float(est / j), float(lo), float(hi), confidence_level, xa.size + xb.size, *_pooled_t(xa, xb)
+    )
 
 
 def hedges_g(a: ArrayLike, b: ArrayLike, /, *, confidence_level: float = 0.95) -> EffectSize:
@@ -410,7 +449,9 @@ def hedges_g(a: ArrayLike, b: ArrayLike, /, *, confidence_level: float = 0.95) -
     est, lo, hi = hedges_g_stats(
         xa.mean(), xa.std(ddof=1), xa.size, xb.mean(), xb.std(ddof=1), xb.size, confidence_level=confidence_level
     )
-    return EffectSize("hedges_g", float(est), float(lo), float(hi), confidence_level, xa.size + xb.size)
+    return EffectSize(
+        "hedges_g", float(est), float(lo), float(hi), confidence_level, xa.size + xb.size, *_pooled_t(xa, xb)
+    )
 
 
 def glass_delta(a: ArrayLike, b: ArrayLike, /) -> float:
