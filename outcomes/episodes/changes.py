@@ -140,13 +140,10 @@ def responder_expr(rule: str = "either", /) -> pl.Expr:
         return absolute
     if rule == "percent":
         return percent
+    given = pl.col("mcid").is_not_null() | pl.col("mcid_pct").is_not_null()
     if rule == "both":
-        return pl.when(pl.col("mcid").is_not_null() | pl.col("mcid_pct").is_not_null()).then(
-            absolute.fill_null(True) & percent.fill_null(True)
-        )
-    return pl.when(pl.col("mcid").is_not_null() | pl.col("mcid_pct").is_not_null()).then(
-        absolute.fill_null(False) | percent.fill_null(False)
-    )
+        return pl.when(given).then(absolute.fill_null(True) & percent.fill_null(True))
+    return pl.when(given).then(absolute.fill_null(False) | percent.fill_null(False))
 
 
 @overload

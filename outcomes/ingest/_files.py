@@ -211,14 +211,11 @@ def _separator(line: str) -> str:
     return best
 
 
-def _line_breaks(data: np.ndarray) -> tuple[int, int, int]:
+def _line_breaks(data: np.ndarray, has_cr: bool) -> tuple[int, int, int]:
     """LF, CR and CRLF counts of a file's bytes; the CR passes run only when there is a CR."""
     n_lf = n_cr = n_crlf = 0
-    has_cr = False
     for start in range(0, len(data), _CHUNK):
-        chunk = data[start : start + _CHUNK]
-        n_lf += int(np.count_nonzero(chunk == 10))
-        has_cr = has_cr or bool((chunk == 13).any())
+        n_lf += int(np.count_nonzero(data[start : start + _CHUNK] == 10))
     if has_cr:
         for start in range(0, len(data), _CHUNK):
             pair = data[start : start + _CHUNK + 1]  # one byte more: a CRLF across the seam
@@ -235,7 +232,7 @@ def _form(path: Path) -> _Form:
         head, tail = mapped[:_TAIL], mapped[-_TAIL:]
         quoted = mapped.find(b'"') >= 0
         data = np.frombuffer(mapped, dtype=np.uint8)
-        n_lf, n_cr, n_crlf = _line_breaks(data)
+        n_lf, n_cr, n_crlf = _line_breaks(data, has_cr=mapped.find(b"\r") >= 0)
         del data  # the map cannot close while an array views it
     _check_encoding(head, path)
     separator = _separator(_first_line(head))
@@ -282,6 +279,16 @@ def _csv_reader(path: Path, separator: str) -> Iterator[Any]:
 def _blank(record: list[str]) -> bool:
     """A blank line: the record reader gives no field at all."""
     return len(record) == 0
+
+
+def _empty_as_null(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Empty text (a quoted ``""`` or an empty field) as null, as in an unquoted empty field."""
+    return frame.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in names)
+
+
+def _no_problem_rows(names: list[str]) -> pl.DataFrame:
+    """An empty table of problem records: ``row`` and the file's columns as text."""
+    return pl.DataFrame(schema={ROW: pl.Int64} | dict.fromkeys(names, pl.String))
 
 
 def _no_text(record: list[str]) -> bool:
@@ -338,7 +345,7 @@ def _read_csv_polars(path: Path, form: _Form, names: list[str]) -> pl.DataFrame 
     if form.quoted:
         if not _quotes_read_alike(path, form, frame.height):
             return None
-        frame = frame.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in names)  # "" as empty
+        frame = _empty_as_null(frame, names)
     return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
 
 
@@ -411,7 +418,7 @@ def _read_csv_python(path: Path, form: _Form, names: list[str]) -> tuple[pl.Data
     problems += _broken_records(path, form.separator, width, broken)
     problems.sort(key=lambda p: p[0])
     frame = pl.DataFrame(records, schema=dict.fromkeys(names, pl.String), orient="row")
-    frame = frame.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in names)
+    frame = _empty_as_null(frame, names)
     frame = frame.insert_column(0, pl.Series(ROW, rows, dtype=pl.Int64))
     bad = pl.DataFrame(
         {
@@ -481,7 +488,7 @@ def _read_csv(path: Path) -> TableRead:
         frame, problems, problem_rows = _read_csv_python(path, form, names)
     else:
         problems = pl.DataFrame(schema=PROBLEM_SCHEMA)
-        problem_rows = pl.DataFrame(schema={ROW: pl.Int64} | dict.fromkeys(names, pl.String))
+        problem_rows = _no_problem_rows(names)
     frame = _drop_empty_unnamed(frame, _unnamed(names, form.header))
     problem_rows = problem_rows.select(c for c in problem_rows.columns if c in frame.columns)
     return TableRead(frame, problems, problem_rows, decimal_comma, tuple(notes))
@@ -565,7 +572,7 @@ def _read_parquet(path: Path) -> TableRead:
     frame.columns = names
     frame = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
     problems = pl.DataFrame(schema=PROBLEM_SCHEMA)
-    problem_rows = pl.DataFrame(schema={ROW: pl.Int64} | dict.fromkeys(names, pl.String))
+    problem_rows = _no_problem_rows(names)
     if bad:
         index = sorted(bad)
         picked = frame[index]

@@ -32,7 +32,7 @@ from outcomes.ingest.validate.rules import (
     CATALOG,
     EPISODE,
     Rule,
-    ascii_only,
+    ascii_columns,
     catalog_rules,
     clean,
     clean_other,
@@ -145,7 +145,7 @@ def _clean_and_type(raw: pl.DataFrame, schema: TableSchema, context: Context, de
     if ref is not None and context.episodes is not None and ref.name in to_clean:
         to_clean.remove(ref.name)  # cleaned with the join to the episodes, only where needed
         t.deferred = ref.name
-    t.ascii = ascii_only(df, [c for c in to_clean if c in specs])
+    t.ascii = ascii_columns(df, [c for c in to_clean if c in specs])
     df = df.with_columns(t.clean(c) for c in to_clean)
 
     # Typed values: text with few distinct values is parsed once per value and looked up.

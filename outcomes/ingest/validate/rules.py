@@ -26,7 +26,7 @@ __all__ = [
     "ISSUE_SCHEMA",
     "WARNING_SCHEMA",
     "Rule",
-    "ascii_only",
+    "ascii_columns",
     "catalog_rules",
     "clean",
     "clean_ids",
@@ -122,7 +122,7 @@ def _clean_text(e: pl.Expr, *, ascii_only: bool = False) -> pl.Expr:
     return pl.when(e.is_in(_missing_forms())).then(None).otherwise(e)
 
 
-def ascii_only(df: pl.DataFrame, names: list[str]) -> set[str]:
+def ascii_columns(df: pl.DataFrame, names: list[str]) -> set[str]:
     """The text columns among ``names`` that hold only ASCII (as many bytes as characters), in one pass."""
     if not names:
         return set()
