@@ -19,16 +19,28 @@ The data flows one way through the subpackages, each a stage
 - :mod:`outcomes.present`: charts, tables, the HTML report (stage 5).
 """
 
-from outcomes.analyses import FunnelResult, compare, funnel, summarize, trajectories
+from outcomes.analyses import (
+    ComparisonResult,
+    FunnelResult,
+    SummaryResult,
+    TrajectoryResult,
+    compare,
+    funnel,
+    summarize,
+    trajectories,
+)
 from outcomes.audit import documentation_check
 from outcomes.episodes import episode_changes
 from outcomes.ingest import Dataset, DatasetError, LazyDataset, read_dataset, scan_dataset
 
 __all__ = [
+    "ComparisonResult",
     "Dataset",
     "DatasetError",
     "FunnelResult",
     "LazyDataset",
+    "SummaryResult",
+    "TrajectoryResult",
     "compare",
     "documentation_check",
     "episode_changes",

@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from outcomes.contract import TABLES
+from outcomes.episodes import RESPONDER_RULES
 from outcomes.ingest import Dataset, DatasetError, read_dataset
 
 __all__ = ["main", "write_table"]
@@ -151,7 +152,7 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
         bootstrap=args.bootstrap,
         n_resamples=args.n_resamples,
         rng=args.seed,
-    )
+    ).table
     path = write_table(summary, args.out)
     shown = summary.filter(~pl.col("suppressed")).height
     print(
@@ -176,7 +177,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         within=within,
         min_cell=args.min_cell,
         confidence_level=args.confidence_level,
-    )
+    ).table
     path = write_table(result, args.out)
     print(f"Wrote {result.height} pairwise comparisons to {path}")
     return 0
@@ -191,7 +192,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from outcomes.present.report import ReportError, build_report
 
     try:
-        build_report(args.dataset, args.out, min_cell=args.min_cell, progress=lambda line: print(line, flush=True))
+        build_report(
+            args.dataset,
+            args.out,
+            min_cell=args.min_cell,
+            responder_rule=args.responder_rule,
+            progress=lambda line: print(line, flush=True),
+        )
     except ReportError as exc:
         print(f"outcomes report: error: {exc}", file=sys.stderr)
         return 1
@@ -210,6 +217,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"({args.format}, seed {args.seed}); true effects in truth.csv"
     )
     return 0
+
+
+def _responder_rule_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--responder-rule",
+        choices=RESPONDER_RULES,
+        default="either",
+        help="responder: either threshold the catalog gives (default), both, the absolute MCID or the percent",
+    )
 
 
 def _min_cell_option(p: argparse.ArgumentParser) -> None:
@@ -259,12 +275,7 @@ def _parser() -> argparse.ArgumentParser:
             metavar="DAYS",
             help="baseline: first value within this many days of start_date (default 14)",
         )
-        p.add_argument(
-            "--responder-rule",
-            choices=("either", "both", "absolute", "percent"),
-            default="either",
-            help="responder: either threshold the catalog gives (default), both, the absolute MCID or the percent",
-        )
+        _responder_rule_option(p)
         return p
 
     ch = analysis("changes", "per-episode change: one row per episode x measure x side")
@@ -302,6 +313,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("dataset", type=Path, nargs="?", default=None, metavar="DIR", help="dataset folder")
     rp.add_argument("--out", required=True, type=Path, metavar="FILE.html", help="the HTML file to write")
     _min_cell_option(rp)
+    _responder_rule_option(rp)
     rp.set_defaults(func=_cmd_report)
     return parser
 

@@ -315,7 +315,7 @@ def compared(request: pytest.FixtureRequest, data: tuple[pl.DataFrame, Truth]) -
         within="condition",
         min_cell=1,
         confidence_level=level,
-    )
+    ).table
     return result, expected_table(truth, level)
 
 
@@ -376,7 +376,7 @@ def test_diff_sign_is_a_minus_b(compared: tuple, data: tuple[pl.DataFrame, Truth
 def test_pooled_across_the_whole_dataset(data: tuple[pl.DataFrame, Truth]) -> None:
     # within=(): techniques are compared over both conditions together; families are measures.
     changes, truth = data
-    result = compare(changes, between="technique", within=(), min_cell=1)
+    result = compare(changes, between="technique", within=(), min_cell=1).table
     assert result.columns == CONTRACT_COLUMNS
     expected = expected_table(truth, 0.95, strata=False)
     keys = result.select("measure", "group_a", "group_b").rows()
@@ -400,7 +400,7 @@ def test_suppressed_pairs_are_empty_and_leave_their_family(min_cell: int, small_
     # Groups with fewer than min_cell complete episodes are suppressed: with min_cell=6 the group of 6 is kept,
     # with 7 it is not; with 18 it is suppressed and the group of 18 (dry_needling) is still kept.
     changes, truth = build_changes(7, SUPPRESSION_DESIGN)
-    result = compare(changes, between="technique", within="condition", min_cell=min_cell)
+    result = compare(changes, between="technique", within="condition", min_cell=min_cell).table
     expected = expected_table(truth, 0.95)
     keys = result.select("condition", "measure", "group_a", "group_b").rows()
     assert set(keys) == set(expected)  # suppressed pairs stay in the table
@@ -503,7 +503,7 @@ def test_compare_adjusted_differences_add_up_on_the_demo() -> None:
     from outcomes import episode_changes, read_dataset
     from outcomes.synth import demo_dataset_path
 
-    c = compare(episode_changes(read_dataset(demo_dataset_path())), min_cell=1)
+    c = compare(episode_changes(read_dataset(demo_dataset_path())), min_cell=1).table
     fam = c.filter(condition="low_back_pain", measure="nprs")
     adj = {(r["group_a"], r["group_b"]): r["adjusted_diff"] for r in fam.iter_rows(named=True)}
     names = sorted({n for pair in adj for n in pair})

@@ -493,6 +493,7 @@ def test_output_columns_follow_the_contract(tmp_path: Path) -> None:
         "improvement",
         "pct_improvement",
         "responder",
+        "responder_rule",
         "exceeds_mdc",
         "n_visits",
         "duration_days",

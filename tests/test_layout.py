@@ -154,10 +154,13 @@ def test_every_public_module_lists_its_names() -> None:
 
 def test_the_public_api() -> None:
     expected = {
+        "ComparisonResult",
         "Dataset",
         "DatasetError",
         "FunnelResult",
         "LazyDataset",
+        "SummaryResult",
+        "TrajectoryResult",
         "compare",
         "documentation_check",
         "episode_changes",

@@ -44,11 +44,11 @@ def test_a_dataset_split_into_files_is_read_as_one(tmp_path: Path, layout: str) 
             part.write_parquet(target)
     ds = scan_dataset(split)
     assert len(ds.files["episodes"]) == 4
-    got = summarize(episode_changes(ds, lazy=True), by="condition", min_cell=1)
-    want = summarize(episode_changes(scan_dataset(whole), lazy=True), by="condition", min_cell=1)
+    got = summarize(episode_changes(ds, lazy=True), by="condition", min_cell=1).table
+    want = summarize(episode_changes(scan_dataset(whole), lazy=True), by="condition", min_cell=1).table
     assert got.drop("wilcoxon_method").equals(want.drop("wilcoxon_method"))
     # and the same as the validated, in-memory path
-    eager = summarize(episode_changes(read_dataset(whole)), by="condition", min_cell=1)
+    eager = summarize(episode_changes(read_dataset(whole)), by="condition", min_cell=1).table
     assert got.equals(eager)
 
 

@@ -69,7 +69,7 @@ def _sign_flip_p(values: list[float]) -> float:
     ],
 )
 def test_wilcoxon_with_ties_at_small_n_enumerates_the_sign_flips(values: list[float], expected: float) -> None:
-    s = summarize(_changes_table({"a": values}), by="condition", min_cell=1)
+    s = summarize(_changes_table({"a": values}), by="condition", min_cell=1).table
     assert s["wilcoxon_method"].to_list() == ["permutation"]
     assert s["wilcoxon_p_value"][0] == pytest.approx(expected, abs=1e-12)
     assert s["wilcoxon_p_value"][0] == pytest.approx(_sign_flip_p(values), abs=1e-12)
@@ -78,7 +78,7 @@ def test_wilcoxon_with_ties_at_small_n_enumerates_the_sign_flips(values: list[fl
 def test_wilcoxon_follows_scipy_auto_on_small_samples_with_ties_and_zeros() -> None:
     rng = np.random.default_rng(11)
     groups = {f"g{i:02d}": rng.integers(-2, 5, size=int(rng.integers(2, 16))).astype(float).tolist() for i in range(40)}
-    s = summarize(_changes_table(groups), by="condition", min_cell=1).sort("condition")
+    s = summarize(_changes_table(groups), by="condition", min_cell=1).table.sort("condition")
     for name, row in zip(sorted(groups), s.iter_rows(named=True), strict=True):
         values = np.array(groups[name])
         if not (values != 0).any():
@@ -91,7 +91,7 @@ def test_wilcoxon_follows_scipy_auto_on_small_samples_with_ties_and_zeros() -> N
 
 
 def test_no_test_on_a_single_episode() -> None:
-    s = summarize(_changes_table({"a": [3.0]}), by="condition", min_cell=1)
+    s = summarize(_changes_table({"a": [3.0]}), by="condition", min_cell=1).table
     assert s.select("wilcoxon_p_value", "wilcoxon_method", "p_value").row(0) == (None, None, None)
     assert "one complete episode" in s["notes"][0]
 
@@ -137,9 +137,9 @@ def test_no_negative_zero_is_written(tmp_path: Path) -> None:
 def test_bootstrap_interval_is_empty_below_the_minimum_with_the_reason() -> None:
     small = [1.0, 3.0, 2.0, 5.0, 4.0]
     big = np.random.default_rng(3).normal(2, 1, BOOTSTRAP_MIN_N).round(1).tolist()
-    s = summarize(_changes_table({"big": big, "small": small}), by="condition", min_cell=1, bootstrap=True, rng=1).sort(
-        "condition"
-    )
+    s = summarize(
+        _changes_table({"big": big, "small": small}), by="condition", min_cell=1, bootstrap=True, rng=1
+    ).table.sort("condition")
     assert s["boot_ci_low"][0] is not None
     assert s["boot_ci_low"][1] is None
     assert f"fewer than {BOOTSTRAP_MIN_N} complete episodes: no bootstrap interval" in s["notes"][1]
@@ -152,7 +152,7 @@ def test_bootstrap_interval_is_empty_below_the_minimum_with_the_reason() -> None
 
 
 def test_all_equal_improvements_leave_interval_p_and_srm_empty_alike() -> None:
-    s = summarize(_changes_table({"a": [2.0] * 12}), by="condition", min_cell=1, bootstrap=True, rng=1)
+    s = summarize(_changes_table({"a": [2.0] * 12}), by="condition", min_cell=1, bootstrap=True, rng=1).table
     row = s.row(0, named=True)
     for c in ("ci_low", "ci_high", "p_value", "srm", "srm_ci_low", "boot_ci_low"):
         assert row[c] is None, c
@@ -165,7 +165,7 @@ def test_all_equal_improvements_leave_interval_p_and_srm_empty_alike() -> None:
 
 
 def test_two_episodes_have_srm_but_g_av_is_empty_with_the_reason() -> None:
-    s = summarize(_changes_table({"a": [1.0, 3.0]}), by="condition", min_cell=1)
+    s = summarize(_changes_table({"a": [1.0, 3.0]}), by="condition", min_cell=1).table
     row = s.row(0, named=True)
     assert row["srm"] == pytest.approx(2.0 / np.std([1.0, 3.0], ddof=1))
     assert row["g_av"] is None
@@ -245,12 +245,12 @@ def test_pandas_input_is_converted_and_other_inputs_get_advice() -> None:
     from outcomes import compare
 
     table = _changes_table({"a": [1.0, 2.0, 3.0, 5.0], "b": [0.0, 1.0, 1.0, 2.0]})
-    want = summarize(table, by="condition", min_cell=1)
-    got = summarize(table.to_pandas(), by="condition", min_cell=1)
+    want = summarize(table, by="condition", min_cell=1).table
+    got = summarize(table.to_pandas(), by="condition", min_cell=1).table
     assert got.equals(want)
     frame = table.with_columns(technique=pl.col("condition"))
-    assert compare(frame.to_pandas(), between="technique", within=(), min_cell=1).equals(
-        compare(frame, between="technique", within=(), min_cell=1)
+    assert compare(frame.to_pandas(), between="technique", within=(), min_cell=1).table.equals(
+        compare(frame, between="technique", within=(), min_cell=1).table
     )
     assert isinstance(frame.to_pandas(), pd.DataFrame)
     with pytest.raises(TypeError, match=r"changes must be a dataframe .* got dict"):

@@ -72,7 +72,7 @@ def table() -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def summary(table: pl.DataFrame) -> pl.DataFrame:
-    return summarize(table, by=("condition", "technique"), min_cell=10)
+    return summarize(table, by=("condition", "technique"), min_cell=10).table
 
 
 def test_one_row_per_group_with_contract_columns(summary: pl.DataFrame) -> None:
@@ -165,7 +165,7 @@ def test_exact_wilcoxon_for_small_groups_without_ties() -> None:
         },
         schema_overrides={"side": pl.String, "responder": pl.Boolean, "exceeds_mdc": pl.Boolean},
     )
-    row = summarize(frame, by="g", min_cell=1).row(0, named=True)
+    row = summarize(frame, by="g", min_cell=1).table.row(0, named=True)
     assert row["wilcoxon_method"] == "exact"
     assert row["wilcoxon_p_value"] == pytest.approx(stats.wilcoxon(imp, method="exact").pvalue, rel=1e-12)
     assert row["responder_rate"] is None  # no responder definition -> empty, not 0
@@ -180,12 +180,12 @@ def test_small_cells_are_suppressed(summary: pl.DataFrame) -> None:
     for col in ("mean_improvement", "ci_low", "srm", "g_av", "responder_rate", "p_value", "median_improvement"):
         assert small[col] is None
     assert summary.filter(condition="neck", technique="jm")["suppressed"].item() is False
-    assert summarize(_changes_frame(), min_cell=1)["suppressed"].sum() == 0
+    assert summarize(_changes_frame(), min_cell=1).table["suppressed"].sum() == 0
 
 
 def test_row_order_does_not_matter(table: pl.DataFrame, summary: pl.DataFrame) -> None:
     shuffled = table.sample(fraction=1.0, shuffle=True, seed=3)
-    again = summarize(shuffled, by=("condition", "technique"), min_cell=10)
+    again = summarize(shuffled, by=("condition", "technique"), min_cell=10).table
     assert again.drop("wilcoxon_method").equals(summary.drop("wilcoxon_method")) or np.allclose(
         again.select(pl.selectors.float()).fill_null(0).to_numpy(),
         summary.select(pl.selectors.float()).fill_null(0).to_numpy(),
@@ -196,7 +196,7 @@ def test_row_order_does_not_matter(table: pl.DataFrame, summary: pl.DataFrame) -
 def test_constant_shift_leaves_effect_sizes_unchanged(table: pl.DataFrame, summary: pl.DataFrame) -> None:
     shifted = summarize(
         table.with_columns(pl.col("baseline") + 100, pl.col("final") + 100), by=("condition", "technique"), min_cell=10
-    )
+    ).table
     for col in ("mean_improvement", "srm", "srm_ci_low", "g_av", "g_av_ci_high", "p_value", "responder_rate"):
         np.testing.assert_allclose(
             shifted[col].to_numpy().astype(float), summary[col].to_numpy().astype(float), rtol=1e-9, equal_nan=True
@@ -211,10 +211,10 @@ def test_constant_shift_leaves_effect_sizes_unchanged(table: pl.DataFrame, summa
 
 def test_bootstrap_intervals() -> None:
     table = _changes_frame(seed=5)
-    a = summarize(table, min_cell=10, bootstrap=True, n_resamples=999, rng=42)
-    b = summarize(table, min_cell=10, bootstrap=True, n_resamples=999, rng=42)
+    a = summarize(table, min_cell=10, bootstrap=True, n_resamples=999, rng=42).table
+    b = summarize(table, min_cell=10, bootstrap=True, n_resamples=999, rng=42).table
     assert a.equals(b)  # seeded: the same intervals twice
-    plain = summarize(table, min_cell=10)
+    plain = summarize(table, min_cell=10).table
     assert plain["boot_ci_low"].null_count() == plain.height  # the column stays, empty
     assert a.filter(~pl.col("suppressed") & (pl.col("n") >= BOOTSTRAP_MIN_N)).height >= 1  # not vacuous
     for row in a.filter(~pl.col("suppressed")).iter_rows(named=True):
@@ -258,7 +258,7 @@ def test_intervals_cover_the_true_effects_at_about_the_nominal_rate(tmp_path: ob
     for seed in range(6):
         folder = tmp_path / f"d{seed}"  # type: ignore[operator]
         demo = write_demo(folder, 2500, seed=100 + seed, format="parquet")
-        s = summarize(episode_changes(read_dataset(folder)), min_cell=1)
+        s = summarize(episode_changes(read_dataset(folder)), min_cell=1).table
         mean_cov, srm_cov, k = _coverage(s, demo.truth, 15)
         hits_mean += mean_cov * k
         hits_srm += srm_cov * k
@@ -270,7 +270,7 @@ def test_intervals_cover_the_true_effects_at_about_the_nominal_rate(tmp_path: ob
 
 
 def test_bundled_demo_recovers_the_true_effects() -> None:
-    s = summarize(episode_changes(read_dataset(demo_dataset_path())))
+    s = summarize(episode_changes(read_dataset(demo_dataset_path()))).table
     truth = pl.read_csv(demo_dataset_path() / "truth.csv")
     mean_cov, srm_cov, cells = _coverage(s.filter(~pl.col("suppressed")), truth, 11)
     assert cells > 150
@@ -292,7 +292,7 @@ def test_seed_independent_truth_is_recovered_by_a_large_draw() -> None:
         n_read={},
         path=demo_dataset_path(),
     )
-    s = summarize(episode_changes(ds), by="condition", min_cell=1).filter(measure="nprs")
+    s = summarize(episode_changes(ds), by="condition", min_cell=1).table.filter(measure="nprs")
     # the NPRS truth per condition is the episode-weighted mean of its technique cells
     primary = episode_changes(ds).filter(measure="nprs", status="complete").group_by("condition", "technique").len()
     weighted = (
@@ -314,7 +314,7 @@ def test_lazy_and_materialized_changes_give_the_same_summary() -> None:
     from outcomes.synth import demo_dataset_path
 
     ds = read_dataset(demo_dataset_path())
-    eager = summarize(episode_changes(ds), by=("condition", "technique"))
-    lazy = summarize(episode_changes(ds, lazy=True), by=("condition", "technique"))
+    eager = summarize(episode_changes(ds), by=("condition", "technique")).table
+    lazy = summarize(episode_changes(ds, lazy=True), by=("condition", "technique")).table
     assert eager.height > 100
     assert lazy.equals(eager)

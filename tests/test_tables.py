@@ -8,33 +8,36 @@ import polars as pl
 import pytest
 
 from outcomes import episode_changes, read_dataset, summarize
+from outcomes.analyses import SummaryResult
 from outcomes.ingest import builtin_catalog
 from outcomes.present.tables import HtmlTable, html_table, key_figures_table, measures_table, summary_table
 from outcomes.synth import demo_dataset_path
 
 
 @pytest.fixture(scope="module")
-def summary() -> pl.DataFrame:
+def summary() -> SummaryResult:
     return summarize(episode_changes(read_dataset(demo_dataset_path())))
 
 
-def test_summary_table_rounds_and_suppresses(summary: pl.DataFrame) -> None:
-    t = summary_table(summary, measure="nprs", catalog=builtin_catalog(), min_cell=11)
+def test_summary_table_rounds_and_suppresses(summary: SummaryResult) -> None:
+    t = summary_table(summary, measure="nprs", catalog=builtin_catalog())
     assert t.header[:2] == ("Condition", "Technique")
     rows = {(r[0], r[1]): r for r in t.rows}
-    lbp = summary.filter(condition="low_back_pain", technique="joint_mobilization", measure="nprs").row(0, named=True)
+    lbp = summary.table.filter(condition="low_back_pain", technique="joint_mobilization", measure="nprs").row(
+        0, named=True
+    )
     row = rows[("low back pain", "joint mobilization")]
     assert row[2] == str(lbp["n"])
     assert row[5] == f"{lbp['mean_improvement']:.1f} ({lbp['ci_low']:.1f} to {lbp['ci_high']:.1f})"
-    small = summary.filter(measure="nprs", suppressed=True).row(0, named=True)
+    small = summary.table.filter(measure="nprs", suppressed=True).row(0, named=True)
     hidden = rows[(small["condition"].replace("_", " "), small["technique"].replace("_", " "))]
     assert hidden[2] == "< 11"
     assert set(hidden[3:]) == {"–"}  # no statistic of a small cell is printed
-    assert any("MCID: 2 points or 30% of baseline" in n for n in t.notes)
+    assert any("Reached MCID: an improvement of at least 2 points or 30% of baseline" in n for n in t.notes)
 
 
-def test_detail_and_no_negative_zero(summary: pl.DataFrame) -> None:
-    t = summary_table(summary, measure="nprs", catalog=builtin_catalog(), min_cell=11, detail=True)
+def test_detail_and_no_negative_zero(summary: SummaryResult) -> None:
+    t = summary_table(summary, measure="nprs", catalog=builtin_catalog(), detail=True)
     assert "SRM (95% CI)" in t.header
     # a value that rounds to zero prints as 0.0, never -0.0 (-0.05 is a real value)
     assert not any(re.search(r"-0\.0+(?![0-9])", cell) for row in t.rows for cell in row)
@@ -42,9 +45,7 @@ def test_detail_and_no_negative_zero(summary: pl.DataFrame) -> None:
 
 def test_measures_table_rows_per_measure_and_side() -> None:
     overall = summarize(episode_changes(read_dataset(demo_dataset_path())), by=())
-    t = measures_table(
-        overall, measures=["rom_shoulder_flexion", "rom_cervical_flexion"], catalog=builtin_catalog(), min_cell=11
-    )
+    t = measures_table(overall, measures=["rom_shoulder_flexion", "rom_cervical_flexion"], catalog=builtin_catalog())
     assert [r[:2] for r in t.rows] == [
         ("Cervical flexion (degrees)", "–"),
         ("Shoulder flexion (degrees)", "left"),

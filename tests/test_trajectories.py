@@ -47,7 +47,7 @@ def tiny(tmp_path: Path) -> Path:
 
 
 def test_weekly_means_by_hand(tiny: Path) -> None:
-    tr = trajectories(read_dataset(tiny), by="condition", min_cell=1)
+    tr = trajectories(read_dataset(tiny), by="condition", min_cell=1).table
     lbp = tr.filter(condition="low_back_pain").select("week", "n_episodes", "mean").rows()
     # week 0: E1 last value 7, E2 6 -> 6.5; week 1: E1 5, E2 4 -> 4.5; week 2: E1 3
     assert lbp == [(0, 2, 6.5), (1, 2, 4.5), (2, 1, 3.0)]
@@ -57,7 +57,7 @@ def test_weekly_means_by_hand(tiny: Path) -> None:
 
 
 def test_grouped_by_primary_technique_and_suppressed(tiny: Path) -> None:
-    tr = trajectories(read_dataset(tiny), by="technique", min_cell=2)
+    tr = trajectories(read_dataset(tiny), by="technique", min_cell=2).table
     row = tr.filter(technique="joint_mobilization", week=2).row(0, named=True)
     assert row["n_episodes"] == 1
     assert row["suppressed"] is True
@@ -67,7 +67,7 @@ def test_grouped_by_primary_technique_and_suppressed(tiny: Path) -> None:
 
 def test_interval_matches_scipy_on_demo() -> None:
     ds = read_dataset(demo_dataset_path())
-    tr = trajectories(ds, by=(), measure="nprs")
+    tr = trajectories(ds, by=(), measure="nprs").table
     ep = ds.episodes.select("episode_id", "start_date")
     m = (
         ds.measurements.filter(measure="nprs")

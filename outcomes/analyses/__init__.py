@@ -4,11 +4,14 @@
 - :func:`compare` (``comparison``): pairwise comparisons between groups within strata;
 - :func:`trajectories` (``trajectory``): weekly means since the start of the episode;
 - :func:`funnel` (``funnels``): funnel-plot data for clinics or therapists;
-- :func:`suppress` (``suppression``): the one small-cell rule they all apply.
+- :func:`suppress` (``suppression``): the one small-cell rule they all apply;
+- :class:`SummaryResult`, :class:`ComparisonResult`, :class:`TrajectoryResult`
+  (``results``): what they return, a table with the settings that produced it.
 """
 
 from outcomes.analyses.comparison import COMPARISON_COLUMNS, compare
 from outcomes.analyses.funnels import FunnelResult, funnel, level_suffix
+from outcomes.analyses.results import ComparisonResult, SummaryResult, TrajectoryResult, level_text
 from outcomes.analyses.summary import SUMMARY_COLUMNS, overview, primary_measure, summarize
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
 from outcomes.analyses.trajectory import TRAJECTORY_COLUMNS, trajectories
@@ -18,11 +21,15 @@ __all__ = [
     "DEFAULT_MIN_CELL",
     "SUMMARY_COLUMNS",
     "TRAJECTORY_COLUMNS",
+    "ComparisonResult",
     "FunnelResult",
+    "SummaryResult",
+    "TrajectoryResult",
     "check_min_cell",
     "compare",
     "funnel",
     "level_suffix",
+    "level_text",
     "overview",
     "primary_measure",
     "summarize",

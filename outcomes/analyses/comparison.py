@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 
 from outcomes.aggregate import check_complete_rows, group_columns, group_statistics
+from outcomes.analyses.results import ComparisonResult
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
 from outcomes.episodes import as_changes_frame, check_changes
 from outcomes.stats import AncovaFit, ancova_fit, ancova_pairs, cliffs_delta, hedges_g_stats, holm, welch_stats
@@ -61,7 +62,7 @@ def compare(
     within: str | Sequence[str] = ("condition",),
     min_cell: int = DEFAULT_MIN_CELL,
     confidence_level: float = 0.95,
-) -> pl.DataFrame:
+) -> ComparisonResult:
     """Compare groups pairwise within strata, per measure and side.
 
     Parameters
@@ -79,8 +80,10 @@ def compare(
 
     Returns
     -------
-    polars.DataFrame
-        Stratum columns, then :data:`COMPARISON_COLUMNS`, sorted. Statistics:
+    ComparisonResult
+        ``.table``: stratum columns, then :data:`COMPARISON_COLUMNS`, sorted;
+        and the settings (``between``, ``within``, ``min_cell``,
+        ``confidence_level``). Statistics:
 
         - ``diff``: mean improvement of a minus b; Welch interval and p-value;
         - ``hedges_g``: d_s (pooled SD of improvement) times J(n_a + n_b - 2),
@@ -101,7 +104,7 @@ def compare(
     >>> from outcomes import read_dataset, episode_changes
     >>> from outcomes.synth import demo_dataset_path
     >>> c = compare(episode_changes(read_dataset(demo_dataset_path())))
-    >>> c.filter(condition="low_back_pain", measure="nprs").select("group_a", "group_b").row(0)
+    >>> c.table.filter(condition="low_back_pain", measure="nprs").select("group_a", "group_b").row(0)
     ('joint_mobilization', 'manipulation')
     """
     if not 0 < confidence_level < 1:
@@ -198,8 +201,11 @@ def compare(
         pl.Series("p_adjusted", adjusted, dtype=pl.Float64, nan_to_null=True),
         pl.Series("adjusted_p_holm", adjusted_ancova, dtype=pl.Float64, nan_to_null=True),
     )
-    return out.select(*strata, *COMPARISON_COLUMNS).sort(
+    table = out.select(*strata, *COMPARISON_COLUMNS).sort(
         [*strata, "measure", "side", "group_a", "group_b"], nulls_last=False
+    )
+    return ComparisonResult(
+        table, between=between, within=tuple(strata), min_cell=min_cell, confidence_level=confidence_level
     )
 
 

@@ -12,6 +12,7 @@ Default limits: 95% (about 2 SD) and 99.8% (about 3 SD).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -19,8 +20,8 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from outcomes.analyses.suppression import DEFAULT_MIN_CELL, suppress
-from outcomes.episodes import as_changes_frame, check_changes
+from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
+from outcomes.episodes import as_changes_frame, check_changes, responder_rule_of
 from outcomes.stats import binomial_limits, normal_limits
 
 __all__ = ["FunnelResult", "funnel", "level_suffix"]
@@ -28,7 +29,7 @@ __all__ = ["FunnelResult", "funnel", "level_suffix"]
 Metric = Literal["responder_rate", "mean_improvement"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FunnelResult:
     """Funnel-plot data.
 
@@ -47,6 +48,11 @@ class FunnelResult:
         The overall SD of improvement (means only; NaN for rates).
     metric, measure, unit_column : str
     levels : tuple of float
+    min_cell : int
+        Units with fewer complete episodes are suppressed.
+    responder_rule : str or None
+        The rule of the changes' ``responder`` column (responder rates only;
+        None for means or where the changes did not record it).
     """
 
     units: pl.DataFrame
@@ -57,10 +63,27 @@ class FunnelResult:
     measure: str
     unit_column: str
     levels: tuple[float, ...]
+    min_cell: int = DEFAULT_MIN_CELL
+    responder_rule: str | None = None
 
     def to_frame(self) -> pl.DataFrame:
         """The units table."""
         return self.units
+
+    def _settings_text(self) -> str:
+        levels = ", ".join(f"{level * 100:g}%" for level in self.levels)
+        rule = f"; responder_rule = {self.responder_rule}" if self.metric == "responder_rate" else ""
+        return (
+            f"{self.metric} of {self.measure} by {self.unit_column}; target = {self.target:.4g}; "
+            f"limits {levels}; min_cell = {self.min_cell}{rule}"
+        )
+
+    def __repr__(self) -> str:
+        return f"<FunnelResult: {self.units.height} units; {self._settings_text()}>"
+
+    def _repr_html_(self) -> str:
+        head = f'<p class="outcomes-result"><b>FunnelResult</b>: {html.escape(self._settings_text())}</p>'
+        return head + self.units._repr_html_()
 
 
 def level_suffix(level: float, /) -> str:
@@ -109,8 +132,10 @@ def funnel(
     >>> f.units["unit"].to_list()
     ['C01', 'C02', 'C03']
     """
+    check_min_cell(min_cell)
     changes = as_changes_frame(changes)
     check_changes(changes, [unit, "measure", "side", "status", "improvement", "responder"])
+    rule = responder_rule_of(changes) if metric == "responder_rate" else None
     data = (
         changes.lazy()
         .filter(
@@ -168,4 +193,6 @@ def funnel(
         measure=measure,
         unit_column=unit,
         levels=tuple(levels),
+        min_cell=min_cell,
+        responder_rule=rule,
     )

@@ -29,8 +29,9 @@ import numpy as np
 import polars as pl
 
 from outcomes.aggregate import check_complete_rows, group_columns, group_statistics
+from outcomes.analyses.results import SummaryResult
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
-from outcomes.episodes import as_changes_frame, check_changes
+from outcomes.episodes import as_changes_frame, check_changes, responder_rule_of
 from outcomes.ingest import Dataset
 from outcomes.stats import (
     BOOTSTRAP_MIN_N,
@@ -155,7 +156,7 @@ def summarize(
     bootstrap: bool = False,
     n_resamples: int = 2000,
     rng: np.random.Generator | int | None = None,
-) -> pl.DataFrame:
+) -> SummaryResult:
     """Grouped summary of per-episode change.
 
     Parameters
@@ -180,9 +181,12 @@ def summarize(
 
     Returns
     -------
-    polars.DataFrame
-        Group columns, ``measure``, ``side``, then :data:`SUMMARY_COLUMNS`,
-        sorted by the group columns, measure and side. Statistics:
+    SummaryResult
+        ``.table``: group columns, ``measure``, ``side``, then
+        :data:`SUMMARY_COLUMNS`, sorted by the group columns, measure and
+        side; and the settings (``by``, ``min_cell``, ``confidence_level``,
+        ``responder_rule`` read from the changes' ``responder_rule`` column,
+        ``bootstrap``, ``n_resamples``). Statistics:
 
         - ``ci_low``/``ci_high``: t-interval of ``mean_improvement``;
         - ``srm`` = mean_improvement / sd_improvement (Cohen's d_z), interval
@@ -198,9 +202,18 @@ def summarize(
     >>> from outcomes import read_dataset, episode_changes
     >>> from outcomes.synth import demo_dataset_path
     >>> s = summarize(episode_changes(read_dataset(demo_dataset_path())), by="condition")
-    >>> row = s.filter(condition="low_back_pain", measure="nprs")
+    >>> row = s.table.filter(condition="low_back_pain", measure="nprs")
     >>> row.select("n", "suppressed").row(0)
     (297, False)
+    >>> s.confidence_level, s.responder_rule
+    (0.95, 'either')
+
+    Raises
+    ------
+    ValueError
+        For a confidence level outside (0, 1), ``min_cell`` below 1, a group
+        column that the changes lack, ``measure`` or ``side`` in ``by``, or
+        changes computed with more than one responder rule.
     """
     if not 0 < confidence_level < 1:
         raise ValueError("confidence_level must be between 0 and 1")
@@ -212,6 +225,7 @@ def summarize(
     changes = as_changes_frame(changes)
     check_changes(changes, [*keys, "status", "baseline", "final", "change", "improvement", "responder", "exceeds_mdc"])
 
+    rule = responder_rule_of(changes)
     keep: bool | int = True if bootstrap else EXACT_WILCOXON_MAX_N
     g = group_statistics(changes, keys, keep_values=keep).collect()
     check_complete_rows(g)
@@ -274,7 +288,15 @@ def summarize(
         (pl.col("n") / (pl.col("n") + pl.col("n_incomplete"))).alias("followup_rate"),
     )
     out = out.with_columns(suppress(_STAT_COLUMNS))
-    return out.select(*keys, *SUMMARY_COLUMNS).sort(keys, nulls_last=False)
+    return SummaryResult(
+        out.select(*keys, *SUMMARY_COLUMNS).sort(keys, nulls_last=False),
+        by=tuple(by_cols),
+        min_cell=min_cell,
+        confidence_level=confidence_level,
+        responder_rule=rule,
+        bootstrap=bootstrap,
+        n_resamples=n_resamples if bootstrap else None,
+    )
 
 
 def primary_measure(changes: pl.DataFrame, catalog: pl.DataFrame, /, *, kind: str = "pain") -> str | None:
@@ -296,8 +318,9 @@ def overview(dataset: Dataset, changes: pl.DataFrame, /, *, measure: str | None)
     Returns a dict: ``episodes``, ``patients``, ``clinics``, ``therapists``,
     ``first_start`` and ``last_start`` (dates), ``visits_median``,
     ``visits_q1``, ``visits_q3`` (visits per episode), and for ``measure``
-    the one-row summary over all episodes (``summary``, from
-    :func:`summarize` with ``by=()`` and no suppression).
+    the one-row summary over all episodes (``summary``, the
+    :class:`SummaryResult` of :func:`summarize` with ``by=()`` and no
+    suppression).
     """
     eps = dataset.episodes
     visits = changes.select("episode_id", "n_visits").unique()

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from outcomes.aggregate import group_columns
+from outcomes.analyses.results import TrajectoryResult
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
 from outcomes.episodes import weekly_values
 from outcomes.ingest import Dataset
@@ -43,7 +44,7 @@ def trajectories(
     by: str | Sequence[str] = ("condition", "technique"),
     min_cell: int = DEFAULT_MIN_CELL,
     confidence_level: float = 0.95,
-) -> pl.DataFrame:
+) -> TrajectoryResult:
     """Mean of a measure by week since the start of the episode, per group.
 
     Parameters
@@ -62,19 +63,22 @@ def trajectories(
 
     Returns
     -------
-    polars.DataFrame
-        Group columns, then :data:`TRAJECTORY_COLUMNS`, sorted by group,
-        measure, side and week. ``n_episodes`` is the number of episodes
-        measured that week.
+    TrajectoryResult
+        ``.table``: group columns, then :data:`TRAJECTORY_COLUMNS`, sorted by
+        group, measure, side and week (``n_episodes`` is the number of
+        episodes measured that week); and the settings (``measures``, ``by``,
+        ``min_cell``, ``confidence_level``).
 
     Examples
     --------
     >>> from outcomes import read_dataset
     >>> from outcomes.synth import demo_dataset_path
     >>> tr = trajectories(read_dataset(demo_dataset_path()), by=())
-    >>> tr.filter(week=0).select("n_episodes").item() > 1000
+    >>> tr.table.filter(week=0).select("n_episodes").item() > 1000
     True
     """
+    if not 0 < confidence_level < 1:
+        raise ValueError("confidence_level must be between 0 and 1")
     check_min_cell(min_cell)
     measures = [measure] if isinstance(measure, str) else list(measure)
     unknown = sorted(set(measures) - set(dataset.catalog["code"].to_list()))
@@ -105,4 +109,10 @@ def trajectories(
         pl.Series("ci_high", hi, nan_to_null=True),
         pl.Series("suppressed", suppressed),
     ).with_columns(suppress(["mean", "sd", "ci_low", "ci_high"]))
-    return out.select(*by_cols, *TRAJECTORY_COLUMNS)
+    return TrajectoryResult(
+        out.select(*by_cols, *TRAJECTORY_COLUMNS),
+        measures=tuple(measures),
+        by=tuple(by_cols),
+        min_cell=min_cell,
+        confidence_level=confidence_level,
+    )

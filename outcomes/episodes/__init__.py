@@ -12,6 +12,7 @@ from outcomes.episodes.changes import (
     check_changes,
     episode_changes,
     responder_expr,
+    responder_rule_of,
 )
 from outcomes.episodes.techniques import primary_technique
 from outcomes.episodes.weekly import weekly_values
@@ -25,5 +26,6 @@ __all__ = [
     "episode_changes",
     "primary_technique",
     "responder_expr",
+    "responder_rule_of",
     "weekly_values",
 ]

@@ -22,6 +22,8 @@ Rules (``docs/data-contract.md``, "Output: per-episode changes"):
   catalog's rule) ``improvement >= mcid`` or ``pct_improvement >= mcid_pct``;
   ``both`` every threshold given; ``absolute`` ``mcid`` only; ``percent``
   ``mcid_pct`` only (empty where the rule's thresholds are not given);
+  ``responder_rule`` names the rule on every row, so that the summaries
+  made from the table can say which rule their responder rates follow;
   ``exceeds_mdc`` is ``improvement >= mdc``. Threshold comparisons allow 1e-9 for floating-point
   rounding (5.3 - 3.3 is 1.9999999999999996 in binary floating point).
 """
@@ -45,6 +47,7 @@ __all__ = [
     "check_changes",
     "episode_changes",
     "responder_expr",
+    "responder_rule_of",
 ]
 
 RESPONDER_RULES: tuple[str, ...] = ("either", "both", "absolute", "percent")
@@ -64,6 +67,7 @@ CHANGE_COLUMNS: tuple[str, ...] = (
     "improvement",
     "pct_improvement",
     "responder",
+    "responder_rule",
     "exceeds_mdc",
     "n_visits",
     "duration_days",
@@ -113,6 +117,23 @@ def check_changes(changes: pl.DataFrame | pl.LazyFrame, needed: Sequence[str], /
             f"changes lacks column(s) {', '.join(missing)}; pass the output of episode_changes() "
             "and group by its columns"
         )
+
+
+def responder_rule_of(changes: pl.DataFrame | pl.LazyFrame, /) -> str | None:
+    """The responder rule of a changes table (its ``responder_rule`` column); None where it has none.
+
+    Raises ValueError where the table mixes rules: its responder rates would
+    mean nothing.
+    """
+    if "responder_rule" not in changes.collect_schema().names():
+        return None
+    rules = changes.lazy().select(pl.col("responder_rule").drop_nulls().unique().sort()).collect().to_series()
+    if rules.len() > 1:
+        raise ValueError(
+            f"the changes mix responder rules ({', '.join(rules.to_list())}); "
+            "compute them with one responder_rule before summarizing"
+        )
+    return None if rules.len() == 0 else str(rules[0])
 
 
 def _at_least(value: pl.Expr, threshold: pl.Expr) -> pl.Expr:
@@ -323,6 +344,7 @@ def episode_changes(
         )
         .with_columns(
             pl.when(complete).then(responder_expr(responder_rule)).alias("responder"),
+            pl.lit(responder_rule, dtype=pl.String).alias("responder_rule"),
             pl.when(complete & pl.col("mdc").is_not_null())
             .then(_at_least(pl.col("improvement"), pl.col("mdc")))
             .alias("exceeds_mdc"),

@@ -1,7 +1,7 @@
 """What the analysis notebooks share: open the dataset once, label measures, write a sentence.
 
 Each notebook of ``notebooks/`` starts with the same two steps: a
-papermill parameters cell (``dataset``, ``min_cell``) and a setup cell that
+papermill parameters cell (``dataset``, ``min_cell``, ``responder_rule``) and a setup cell that
 calls :func:`open_analysis`. This module is that setup, typed and tested,
 instead of a copy in every notebook.
 
@@ -39,7 +39,8 @@ class Analysis:
     dataset : Dataset
         The validated dataset.
     changes : polars.DataFrame
-        Its per-episode changes (:func:`outcomes.episode_changes`, defaults).
+        Its per-episode changes (:func:`outcomes.episode_changes`, default
+        settings but the responder rule).
     pain : str or None
         The pain measure the notebooks lead with
         (:func:`outcomes.analyses.primary_measure`).
@@ -63,11 +64,11 @@ class Analysis:
         return str(rows["label"].item())
 
 
-def open_analysis(dataset: str | Path | None, /) -> Analysis:
+def open_analysis(dataset: str | Path | None, /, *, responder_rule: str = "either") -> Analysis:
     """Read and validate ``dataset`` (None: the bundled demo data) and compute its per-episode changes."""
     folder = Path(dataset) if dataset else demo_dataset_path()
     ds = read_dataset(folder)
-    changes = episode_changes(ds)
+    changes = episode_changes(ds, responder_rule=responder_rule)
     return Analysis(folder=folder, dataset=ds, changes=changes, pain=primary_measure(changes, ds.catalog))
 
 

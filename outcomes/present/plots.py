@@ -22,8 +22,16 @@ import polars as pl
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 
-from outcomes.analyses import FunnelResult, level_suffix
+from outcomes.analyses import (
+    DEFAULT_MIN_CELL,
+    FunnelResult,
+    SummaryResult,
+    TrajectoryResult,
+    level_suffix,
+    level_text,
+)
 from outcomes.ingest import builtin_catalog
+from outcomes.present.tables import responder_thresholds
 
 __all__ = [
     "PALETTE",
@@ -66,6 +74,16 @@ def _measure_info(measure: str, catalog: pl.DataFrame | None) -> dict[str, Any]:
     return info
 
 
+def _expect(result: object, kind: type, function: str, maker: str) -> None:
+    """TypeError unless ``result`` is a ``kind``: the charts read their labels from the result."""
+    if not isinstance(result, kind):
+        raise TypeError(
+            f"{function} draws the {kind.__name__} that {maker}() returns (it reads the confidence level "
+            f"and thresholds from it); got {type(result).__name__}. Pass the result itself, or "
+            "result.filter(...) to draw a part of it"
+        )
+
+
 def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     if ax is not None:
         return ax
@@ -93,13 +111,8 @@ def _select(table: pl.DataFrame, measure: str, side: str | None) -> pl.DataFrame
     return out
 
 
-def _group_columns(table: pl.DataFrame, stop: str = "measure") -> list[str]:
-    cols = table.columns
-    return cols[: cols.index(stop)]
-
-
 def plot_forest(
-    summary: pl.DataFrame,
+    summary: SummaryResult,
     /,
     *,
     measure: str,
@@ -113,9 +126,9 @@ def plot_forest(
 
     Parameters
     ----------
-    summary : polars.DataFrame
-        Output of :func:`outcomes.summarize`. Suppressed rows are left out and
-        counted in the footnote.
+    summary : SummaryResult
+        Output of :func:`outcomes.summarize` (its confidence level labels the
+        intervals). Suppressed rows are left out and counted in the footnote.
     measure : str
         Measure code.
     effect : {"mean_improvement", "srm", "g_av"}
@@ -127,12 +140,14 @@ def plot_forest(
     catalog : polars.DataFrame, optional
         The measure catalog (default: the built-in one).
     """
+    _expect(summary, SummaryResult, "plot_forest", "summarize")
     if effect not in _EFFECT_LABELS:
         raise ValueError(f"effect must be one of {', '.join(_EFFECT_LABELS)}")
     name, lo_col, hi_col = _EFFECT_LABELS[effect]
+    level = level_text(summary.confidence_level)
     info = _measure_info(measure, catalog)
-    rows = _select(summary, measure, side)
-    group_cols = _group_columns(summary)
+    rows = _select(summary.table, measure, side)
+    group_cols = list(summary.by)
     label_cols = [*group_cols, "side"] if rows["side"].drop_nulls().n_unique() > 1 else group_cols
     shown = rows.filter(~pl.col("suppressed") & pl.col(effect).is_not_null())
     hidden = rows.height - shown.height
@@ -152,9 +167,9 @@ def plot_forest(
             ax.axvline(info["mcid"], color=PALETTE[5], ls="--", lw=1.2, label=f"MCID {info['mcid']:g} {unit}")
         if info.get("mdc") is not None:
             ax.axvline(info["mdc"], color=PALETTE[2], ls=":", lw=1.2, label=f"MDC {info['mdc']:g} {unit}")
-        ax.set_xlabel(f"{name} ({unit}; positive = better), 95% CI")
+        ax.set_xlabel(f"{name} ({unit}; positive = better), {level} CI")
     else:
-        ax.set_xlabel(f"{name} (no units; positive = better), 95% CI")
+        ax.set_xlabel(f"{name} (no units; positive = better), {level} CI")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="best", fontsize=8, frameon=False)
     ax.set_ylim(-0.7, max(shown.height, 1) - 0.3)
@@ -168,7 +183,7 @@ def plot_forest(
 
 
 def plot_responder_rates(
-    summary: pl.DataFrame,
+    summary: SummaryResult,
     /,
     *,
     measure: str,
@@ -177,10 +192,16 @@ def plot_responder_rates(
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
-    """Share of episodes reaching the MCID per group, with Wilson 95% intervals (in percent)."""
+    """Share of episodes reaching the MCID per group, with Wilson intervals (in percent).
+
+    ``summary`` is the :class:`~outcomes.analyses.SummaryResult` of
+    :func:`outcomes.summarize`: its confidence level and responder rule label
+    the axis.
+    """
+    _expect(summary, SummaryResult, "plot_responder_rates", "summarize")
     info = _measure_info(measure, catalog)
-    rows = _select(summary, measure, side)
-    group_cols = _group_columns(summary)
+    rows = _select(summary.table, measure, side)
+    group_cols = list(summary.by)
     shown = rows.filter(~pl.col("suppressed") & pl.col("responder_rate").is_not_null())
     height = max(2.8, 0.38 * shown.height + 1.6)
     ax = _axes(ax, (8.0, height))
@@ -192,9 +213,10 @@ def plot_responder_rates(
     ax.errorbar(rate, y, xerr=[rate - lo, hi - rate], fmt="none", ecolor="black", capsize=3, lw=1)
     ax.set_yticks(y, [f"{_group_label(r, group_cols)}  (n={r['n']})" for r in shown.iter_rows(named=True)])
     ax.set_xlim(0, 100)
-    mcid = [f"{info['mcid']:g} {info.get('unit') or ''}".strip()] if info.get("mcid") is not None else []
-    pct = [f"{info['mcid_pct']:g}%"] if info.get("mcid_pct") is not None else []
-    ax.set_xlabel(f"Episodes reaching the MCID ({' or '.join(mcid + pct) or 'no MCID'}), % with 95% CI")
+    thresholds = responder_thresholds(info, summary.responder_rule) or "no MCID"
+    ax.set_xlabel(
+        f"Episodes reaching the MCID ({thresholds}), % with {level_text(summary.confidence_level)} CI", wrap=True
+    )
     total = int(shown["n"].sum()) if shown.height else 0
     _title(ax, title or f"{info['label']}: responders by group (n={total} episodes)")
     ax.grid(axis="x", color="#e5e5e5", lw=0.6)
@@ -208,7 +230,7 @@ def plot_paired_slopes(
     *,
     measure: str,
     side: str | None = None,
-    summary: pl.DataFrame | None = None,
+    summary: SummaryResult | None = None,
     catalog: pl.DataFrame | None = None,
     max_episodes: int = 300,
     seed: int = 0,
@@ -221,6 +243,8 @@ def plot_paired_slopes(
     the title). Where ``summary`` (:func:`outcomes.summarize` with ``by=()``)
     is given, a thick line joins its baseline and final means.
     """
+    if summary is not None:
+        _expect(summary, SummaryResult, "plot_paired_slopes", "summarize")
     info = _measure_info(measure, catalog)
     rows = _select(changes, measure, side).filter(pl.col("status") == "complete")
     n = rows.height
@@ -232,7 +256,7 @@ def plot_paired_slopes(
     segments = np.stack([np.stack([jitter[0], b], axis=1), np.stack([1 + jitter[1], f], axis=1)], axis=1)
     ax.add_collection(LineCollection(list(segments), colors=PALETTE[4], alpha=0.25, linewidths=0.8))
     if summary is not None:
-        means = _select(summary, measure, side).filter(~pl.col("suppressed"))
+        means = _select(summary.table, measure, side).filter(~pl.col("suppressed"))
         if means.height == 1:
             mean_b, mean_f = means.select("baseline_mean", "final_mean").row(0)
             ax.plot([0, 1], [mean_b, mean_f], color=PALETTE[5], lw=3, marker="o", label=f"mean (n={means['n'][0]})")
@@ -256,8 +280,8 @@ def plot_change_distribution(
     measure: str,
     by: str = "technique",
     side: str | None = None,
-    summary: pl.DataFrame | None = None,
-    min_cell: int = 11,
+    summary: SummaryResult | None = None,
+    min_cell: int | None = None,
     catalog: pl.DataFrame | None = None,
     seed: int = 0,
     ax: Axes | None = None,
@@ -265,10 +289,17 @@ def plot_change_distribution(
 ) -> Axes:
     """Improvement of every complete episode per group (jittered dots), with the MCID and MDC lines.
 
-    Where ``summary`` (grouped by ``by`` alone) is given, each group's median
-    and interquartile range are drawn from it. Groups with fewer than
-    ``min_cell`` complete episodes are left out.
+    Where ``summary`` (:func:`outcomes.summarize` grouped by ``by`` alone)
+    is given, each group's median and interquartile range are drawn from it.
+    Groups with fewer than ``min_cell`` complete episodes are left out
+    (default: the summary's ``min_cell``, else 11).
     """
+    if summary is not None:
+        _expect(summary, SummaryResult, "plot_change_distribution", "summarize")
+        if summary.by != (by,):
+            raise ValueError(f"summary is grouped by {summary.by}; pass one grouped by ({by!r},) alone")
+    if min_cell is None:
+        min_cell = summary.min_cell if summary is not None else DEFAULT_MIN_CELL
     info = _measure_info(measure, catalog)
     rows = _select(changes, measure, side).filter((pl.col("status") == "complete") & pl.col(by).is_not_null())
     counts = rows.group_by(by).len().filter(pl.col("len") >= min_cell).sort(by)
@@ -280,7 +311,7 @@ def plot_change_distribution(
         y = len(groups) - 1 - i
         ax.scatter(values, y + rng.uniform(-0.22, 0.22, values.size), s=6, color=PALETTE[i % 6], alpha=0.35, lw=0)
         if summary is not None:
-            row = _select(summary, measure, side).filter(pl.col(by) == group)
+            row = _select(summary.table, measure, side).filter(pl.col(by) == group)
             if row.height == 1 and not row["suppressed"].item():
                 q1, med, q3 = row.select("q1_improvement", "median_improvement", "q3_improvement").row(0)
                 ax.plot([q1, q3], [y, y], color="black", lw=2.5)
@@ -306,7 +337,7 @@ def plot_change_distribution(
 
 
 def plot_trajectories(
-    trajectories: pl.DataFrame,
+    trajectories: TrajectoryResult,
     /,
     *,
     measure: str | None = None,
@@ -316,20 +347,23 @@ def plot_trajectories(
     title: str | None = None,
     max_groups: int = 8,
 ) -> Axes:
-    """Weekly mean with its 95% band per group, and the number of episodes measured each week below.
+    """Weekly mean with its confidence band per group, and the number of episodes measured each week below.
 
     Suppressed weeks (too few episodes) are gaps. ``trajectories`` is the
-    output of :func:`outcomes.trajectories`.
+    :class:`~outcomes.analyses.TrajectoryResult` of
+    :func:`outcomes.trajectories` (its confidence level labels the band).
     """
-    table = trajectories if measure is None else trajectories.filter(pl.col("measure") == measure)
+    _expect(trajectories, TrajectoryResult, "plot_trajectories", "trajectories")
+    table = trajectories.table
+    if measure is not None:
+        table = table.filter(pl.col("measure") == measure)
     if side is not None:
         table = table.filter(pl.col("side") == side)
     measures = table["measure"].unique().to_list()
     if len(measures) != 1:
         raise ValueError("pass `measure`: the table holds several measures" if measures else "no rows to draw")
     info = _measure_info(measures[0], catalog)
-    group_cols = _group_columns(table)
-    keys = [*group_cols, "side"]
+    keys = [*trajectories.by, "side"]
     groups = table.select(keys).unique(maintain_order=True).rows()[:max_groups]
     ax = _axes(ax, (8.0, 5.0))
     counts_ax = ax.inset_axes((0.0, -0.42, 1.0, 0.22), sharex=ax)
@@ -348,7 +382,10 @@ def plot_trajectories(
         ax.fill_between(week, lo, hi, color=colour, alpha=0.15, lw=0)
         counts_ax.step(week, g["n_episodes"].to_numpy(), where="mid", color=colour, lw=1.2)
     unit = info.get("unit") or ""
-    ax.set_ylabel(f"{info['label']} ({unit}; {info.get('better', 'higher')} is better)")
+    ax.set_ylabel(
+        f"{info['label']} ({unit}; {info.get('better', 'higher')} is better)\n"
+        f"weekly mean, band: {level_text(trajectories.confidence_level)} CI"
+    )
     ax.tick_params(labelbottom=False)
     counts_ax.set_xlabel("Weeks since the start of the episode")
     counts_ax.set_ylabel("episodes\nmeasured", fontsize=8)
@@ -410,7 +447,7 @@ def plot_funnel(
 
 
 def plot_rom_vs_normal(
-    summary: pl.DataFrame,
+    summary: SummaryResult,
     /,
     *,
     catalog: pl.DataFrame | None = None,
@@ -419,16 +456,17 @@ def plot_rom_vs_normal(
 ) -> Axes:
     """Range of motion per joint, motion and side: mean at baseline and at discharge, against normal.
 
-    ``summary`` is :func:`outcomes.summarize` output; every non-suppressed
+    ``summary`` is the :func:`outcomes.summarize` result; every non-suppressed
     row of a measure in degrees with kind ``rom`` is drawn (grouped rows keep
     their group in the label). The bar marks the catalog's normal value.
     """
+    _expect(summary, SummaryResult, "plot_rom_vs_normal", "summarize")
     cat = catalog if catalog is not None else builtin_catalog()
     rom = cat.filter((pl.col("kind") == "rom") & (pl.col("unit") == "degrees")).select(
         pl.col("code").alias("measure"), "label", "normal", "mdc"
     )
-    rows = summary.join(rom, on="measure", how="inner").filter(~pl.col("suppressed")).sort("measure", "side")
-    group_cols = _group_columns(summary)
+    rows = summary.table.join(rom, on="measure", how="inner").filter(~pl.col("suppressed")).sort("measure", "side")
+    group_cols = list(summary.by)
     ax = _axes(ax, (8.0, max(2.8, 0.42 * rows.height + 1.6)))
     y = np.arange(rows.height)[::-1]
     b = rows["baseline_mean"].to_numpy().astype(float)

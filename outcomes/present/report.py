@@ -54,7 +54,7 @@ def notebooks_dir() -> Path:
     raise FileNotFoundError("the analysis notebooks were not found next to the outcomes package")
 
 
-def _title_page(folder: Path, min_cell: int) -> str:
+def _title_page(folder: Path, min_cell: int, responder_rule: str) -> str:
     ds = read_dataset(folder)
     eps = ds.episodes
     counts = {t: c for t, _, c, _ in ds.counts().iter_rows()}
@@ -68,13 +68,22 @@ def _title_page(folder: Path, min_cell: int) -> str:
         + (f"; {rejected:,} rows rejected (see Data quality)." if rejected else "; no row rejected.")
         + "</p>",
         f"<p>Produced {dt.date.today():%d %B %Y} by outcomes. Groups with fewer than {min_cell} "
-        "complete episodes are suppressed. No patient or episode identifiers appear in this report.</p>",
+        "complete episodes are suppressed. No patient or episode identifiers appear in this report. "
+        f"Responders: {html.escape(_RULE_WORDS[responder_rule])}.</p>",
         "<p>Sections: 1. Clinic overview · 2. Effect sizes · 3. Range of motion · 4. Data quality</p>",
     ]
     return '<div class="outcomes-title">' + "\n".join(lines) + "</div>"
 
 
-def _run(name: str, folder: Path, workdir: Path, min_cell: int) -> Path:
+_RULE_WORDS = {
+    "either": "an improvement of at least the MCID in points or in percent of baseline (the catalog's rule)",
+    "both": "an improvement of at least the MCID in points and in percent of baseline",
+    "absolute": "an improvement of at least the MCID in points",
+    "percent": "an improvement of at least the MCID in percent of baseline",
+}
+
+
+def _run(name: str, folder: Path, workdir: Path, min_cell: int, responder_rule: str) -> Path:
     try:
         import papermill
     except ImportError:
@@ -88,7 +97,7 @@ def _run(name: str, folder: Path, workdir: Path, min_cell: int) -> Path:
         papermill.execute_notebook(
             str(source),
             str(target),
-            parameters={"dataset": str(folder), "min_cell": min_cell},
+            parameters={"dataset": str(folder), "min_cell": min_cell, "responder_rule": responder_rule},
             kernel_name="python3",
             cwd=str(workdir),
             progress_bar=False,
@@ -136,6 +145,7 @@ def build_report(
     /,
     *,
     min_cell: int = 11,
+    responder_rule: str = "either",
     progress: Callable[[str], None] | None = print,
 ) -> Path:
     """Run the analysis notebooks on ``dataset`` and write one self-contained HTML file.
@@ -148,6 +158,8 @@ def build_report(
         The HTML file to write (its folder is created).
     min_cell : int, default 11
         Small-cell threshold passed to every notebook.
+    responder_rule : {"either", "both", "absolute", "percent"}, default "either"
+        Passed to every notebook (see :func:`outcomes.episode_changes`).
     progress : callable, optional
         Called with one line per step (default: print).
 
@@ -165,13 +177,15 @@ def build_report(
         raise ValueError(f"{out_path}: the report file must end in .html")
     if min_cell < 1:
         raise ValueError("min_cell must be at least 1")
-    title = _title_page(folder, min_cell)
+    if responder_rule not in _RULE_WORDS:
+        raise ValueError(f"responder_rule must be one of {', '.join(_RULE_WORDS)}; got {responder_rule!r}")
+    title = _title_page(folder, min_cell, responder_rule)
     executed = []
     with tempfile.TemporaryDirectory(prefix="outcomes-report-") as tmp:
         for i, name in enumerate(NOTEBOOKS, start=1):
             started = time.perf_counter()
             say(f"[{i}/{len(NOTEBOOKS)}] running {name} ...")
-            executed.append(_run(name, folder.resolve(), Path(tmp), min_cell))
+            executed.append(_run(name, folder.resolve(), Path(tmp), min_cell, responder_rule))
             say(f"[{i}/{len(NOTEBOOKS)}] {name} done in {time.perf_counter() - started:.1f} s")
         page = _join(executed, title)
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,12 +18,15 @@ from typing import Any
 
 import polars as pl
 
+from outcomes.analyses import ComparisonResult, SummaryResult, level_text
+
 __all__ = [
     "HtmlTable",
     "comparison_table",
     "html_table",
     "key_figures_table",
     "measures_table",
+    "responder_thresholds",
     "summary_table",
 ]
 
@@ -85,6 +88,38 @@ def _label(value: Any) -> str:
     return DASH if value is None else str(value).replace("_", " ")
 
 
+def _expect(result: object, kind: type, function: str, maker: str) -> None:
+    """TypeError unless ``result`` is a ``kind``: the tables read their settings from the result."""
+    if not isinstance(result, kind):
+        raise TypeError(
+            f"{function} formats the {kind.__name__} that {maker}() returns (it reads min_cell and the "
+            f"confidence level from it); got {type(result).__name__}. Pass the result itself, or "
+            "result.filter(...) for a part of it"
+        )
+
+
+def responder_thresholds(info: dict[str, Any], rule: str | None, /) -> str:
+    """The thresholds that make a responder under ``rule``, in words, from a catalog row.
+
+    ``either`` (and an unrecorded rule, None) joins them with "or", ``both``
+    with "and"; ``absolute`` and ``percent`` name one. Empty where the rule
+    uses no threshold the row gives.
+
+    Examples
+    --------
+    >>> row = {"mcid": 2.0, "mcid_pct": 30.0, "unit": "points"}
+    >>> [responder_thresholds(row, r) for r in ("either", "both", "absolute", "percent")]
+    ['2 points or 30% of baseline', '2 points and 30% of baseline', '2 points', '30% of baseline']
+    """
+    absolute = [f"{info['mcid']:g} {info.get('unit') or ''}".strip()] if info.get("mcid") is not None else []
+    percent = [f"{info['mcid_pct']:g}% of baseline"] if info.get("mcid_pct") is not None else []
+    if rule == "absolute":
+        return " ".join(absolute)
+    if rule == "percent":
+        return " ".join(percent)
+    return (" and " if rule == "both" else " or ").join(absolute + percent)
+
+
 def html_table(
     frame: pl.DataFrame,
     /,
@@ -99,38 +134,43 @@ def html_table(
 
 
 def summary_table(
-    summary: pl.DataFrame,
+    summary: SummaryResult,
     /,
     *,
     measure: str,
     catalog: pl.DataFrame,
-    min_cell: int,
     side: str | None = None,
     detail: bool = False,
     caption: str | None = None,
 ) -> HtmlTable:
     """One measure of a grouped summary, as directors (``detail=False``) or researchers read it.
 
-    ``detail=True`` adds SD, SRM, g_av and p-values.
+    ``summary`` is the :class:`~outcomes.analyses.SummaryResult` of
+    :func:`outcomes.summarize`; its ``min_cell``, ``confidence_level`` and
+    ``responder_rule`` label the table. ``detail=True`` adds SD, SRM, g_av
+    and p-values.
     """
+    _expect(summary, SummaryResult, "summary_table", "summarize")
+    min_cell, level = summary.min_cell, level_text(summary.confidence_level)
     info = catalog.filter(pl.col("code") == measure).row(0, named=True)
     unit = info["unit"]
-    rows = summary.filter(pl.col("measure") == measure)
+    rows = summary.table.filter(pl.col("measure") == measure)
     if side is not None:
         rows = rows.filter(pl.col("side") == side)
-    group_cols = summary.columns[: summary.columns.index("measure")]
+    group_cols = list(summary.by)
     with_side = rows["side"].drop_nulls().n_unique() > 0
     header: list[str] = [c.replace("_id", "").replace("_", " ").capitalize() for c in group_cols]
     if with_side:
         header.append("Side")
-    header += ["Episodes", "Follow-up", f"Baseline → final ({unit})", f"Mean improvement ({unit}, 95% CI)"]
-    has_mcid = info["mcid"] is not None or info["mcid_pct"] is not None
+    header += ["Episodes", "Follow-up", f"Baseline → final ({unit})", f"Mean improvement ({unit}, {level} CI)"]
+    thresholds = responder_thresholds(info, summary.responder_rule)
+    has_mcid = bool(thresholds)
     if has_mcid:
-        header.append("Reached MCID (95% CI)")
+        header.append(f"Reached MCID ({level} CI)")
     if info["mdc"] is not None:
         header.append("Beyond MDC")
     if detail:
-        header += ["SD", "SRM (95% CI)", "g_av (95% CI)", "p (paired t)", "Median (IQR)"]
+        header += ["SD", f"SRM ({level} CI)", f"g_av ({level} CI)", "p (paired t)", "Median (IQR)"]
     out_rows = []
     for r in rows.iter_rows(named=True):
         cells = [_label(r[c]) for c in group_cols]
@@ -165,12 +205,7 @@ def summary_table(
         f"Groups with fewer than {min_cell} complete episodes are not shown (< {min_cell}).",
     ]
     if has_mcid:
-        thresholds = []
-        if info["mcid"] is not None:
-            thresholds.append(f"{info['mcid']:g} {unit}")
-        if info["mcid_pct"] is not None:
-            thresholds.append(f"{info['mcid_pct']:g}% of baseline")
-        notes.append(f"MCID: {' or '.join(thresholds)}. Source: {info['source']}.")
+        notes.append(f"Reached MCID: an improvement of at least {thresholds}. Source: {info['source']}.")
     return HtmlTable(tuple(header), tuple(out_rows), caption or info["label"], tuple(notes))
 
 
@@ -180,19 +215,21 @@ def _p(p: Any) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def comparison_table(comparisons: pl.DataFrame, /, *, measure: str, catalog: pl.DataFrame, min_cell: int) -> HtmlTable:
-    """Pairwise comparisons of one measure (researchers' view)."""
+def comparison_table(comparisons: ComparisonResult, /, *, measure: str, catalog: pl.DataFrame) -> HtmlTable:
+    """Pairwise comparisons of one measure (researchers' view), from :func:`outcomes.compare`'s result."""
+    _expect(comparisons, ComparisonResult, "comparison_table", "compare")
+    min_cell, level = comparisons.min_cell, level_text(comparisons.confidence_level)
     info = catalog.filter(pl.col("code") == measure).row(0, named=True)
     unit = info["unit"]
-    rows = comparisons.filter(pl.col("measure") == measure)
-    strata = comparisons.columns[: comparisons.columns.index("measure")]
+    rows = comparisons.table.filter(pl.col("measure") == measure)
+    strata = list(comparisons.within)
     header = [c.replace("_id", "").replace("_", " ").capitalize() for c in strata] + [
         "A",
         "B",
         "n A / n B",
-        f"Difference A − B ({unit}, 95% CI)",
-        "Adjusted for baseline (95% CI)",
-        "Hedges' g (95% CI)",
+        f"Difference A − B ({unit}, {level} CI)",
+        f"Adjusted for baseline ({level} CI)",
+        f"Hedges' g ({level} CI)",
         "Cliff's delta",
         "p (Welch)",
         "p (Holm)",
@@ -232,20 +269,21 @@ def comparison_table(comparisons: pl.DataFrame, /, *, measure: str, catalog: pl.
 
 
 def measures_table(
-    summary: pl.DataFrame,
+    summary: SummaryResult,
     /,
     *,
     measures: Sequence[str],
     catalog: pl.DataFrame,
-    min_cell: int,
     caption: str = "",
 ) -> HtmlTable:
     """Several measures (for example every joint and motion) in one table: a row per group x measure x side."""
+    _expect(summary, SummaryResult, "measures_table", "summarize")
+    min_cell, level = summary.min_cell, level_text(summary.confidence_level)
     info = {r["code"]: r for r in catalog.filter(pl.col("code").is_in(list(measures))).iter_rows(named=True)}
-    rows = summary.filter(pl.col("measure").is_in(list(measures))).sort("measure", "side", nulls_last=False)
-    group_cols = summary.columns[: summary.columns.index("measure")]
+    rows = summary.table.filter(pl.col("measure").is_in(list(measures))).sort("measure", "side", nulls_last=False)
+    group_cols = list(summary.by)
     header = [c.replace("_id", "").replace("_", " ").capitalize() for c in group_cols]
-    header += ["Measure", "Side", "Normal", "MDC", "Episodes", "Baseline → final", "Mean improvement (95% CI)",
+    header += ["Measure", "Side", "Normal", "MDC", "Episodes", "Baseline → final", f"Mean improvement ({level} CI)",
                "Beyond MDC"]  # fmt: skip
     out_rows = []
     for r in rows.sort([*group_cols, "measure", "side"], nulls_last=False).iter_rows(named=True):
