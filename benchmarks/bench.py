@@ -106,7 +106,7 @@ def _task(name: str, folder: Path) -> dict[str, float]:
         again = time.perf_counter()
         summarize(episode_changes(ds), by=("condition", "technique"))
         out["analysis_materialized_seconds"] = time.perf_counter() - again
-        out["groups"] = s.height
+        out["groups"] = s.table.height
         out["table_mb"] = sum(f.estimated_size("mb") for f in (ds.episodes, ds.treatments, ds.measurements))
     elif name == "stream":
         from outcomes import episode_changes, scan_dataset, summarize
@@ -114,7 +114,7 @@ def _task(name: str, folder: Path) -> dict[str, float]:
         with pl.Config(engine_affinity="streaming"):
             s = summarize(episode_changes(scan_dataset(folder), lazy=True), by=("condition", "technique"))
         out["seconds"] = time.perf_counter() - start
-        out["groups"] = s.height
+        out["groups"] = s.table.height
     elif name == "pandas":
         import pandas_reference as ref
 
@@ -153,7 +153,7 @@ def _task(name: str, folder: Path) -> dict[str, float]:
         start = time.perf_counter()
         s = summarize(changes, by="group", bootstrap=True, n_resamples=2000, rng=7)
         out["seconds"] = time.perf_counter() - start
-        out["groups"] = s.height
+        out["groups"] = s.table.height
     else:
         raise SystemExit(f"unknown task {name}")
     out["peak_mb"] = _peak_mb()

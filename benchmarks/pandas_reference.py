@@ -422,7 +422,7 @@ def check_against_package(folder: Path | str | None = None, rtol: float = 1e-8) 
     folder = Path(folder) if folder is not None else demo_dataset_path()
     keys = ["condition", "technique", "measure", "side"]
     pkg_changes = outcomes.episode_changes(outcomes.read_dataset(folder))
-    pkg = outcomes.summarize(pkg_changes).sort(keys, nulls_last=True).to_pandas()
+    pkg = outcomes.summarize(pkg_changes).table.sort(keys, nulls_last=True).to_pandas()
     pd_changes = episode_changes(read_tables(folder))
     ours = summarize(pd_changes).sort_values(keys, na_position="last", ignore_index=True)
     problems: list[str] = []
