@@ -4,14 +4,17 @@
 - :func:`compare` (``comparison``): pairwise comparisons between groups within strata;
 - :func:`trajectories` (``trajectory``): weekly means since the start of the episode;
 - :func:`funnel` (``funnels``): funnel-plot data for clinics or therapists;
+- :func:`dropout_sensitivity` (``dropout``): complete-case and inverse-probability-weighted
+  mean improvement side by side (missing discharge values);
 - :func:`suppress` (``suppression``): the one small-cell rule they all apply;
 - :class:`SummaryResult`, :class:`ComparisonResult`, :class:`TrajectoryResult`
   (``results``): what they return, a table with the settings that produced it.
 """
 
 from outcomes.analyses.comparison import COMPARISON_COLUMNS, compare
+from outcomes.analyses.dropout import DROPOUT_COLUMNS, dropout_sensitivity
 from outcomes.analyses.funnels import FunnelResult, funnel, level_suffix
-from outcomes.analyses.results import ComparisonResult, SummaryResult, TrajectoryResult, level_text
+from outcomes.analyses.results import ComparisonResult, DropoutResult, SummaryResult, TrajectoryResult, level_text
 from outcomes.analyses.summary import SUMMARY_COLUMNS, overview, primary_measure, summarize
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
 from outcomes.analyses.trajectory import TRAJECTORY_COLUMNS, trajectories
@@ -19,14 +22,17 @@ from outcomes.analyses.trajectory import TRAJECTORY_COLUMNS, trajectories
 __all__ = [
     "COMPARISON_COLUMNS",
     "DEFAULT_MIN_CELL",
+    "DROPOUT_COLUMNS",
     "SUMMARY_COLUMNS",
     "TRAJECTORY_COLUMNS",
     "ComparisonResult",
+    "DropoutResult",
     "FunnelResult",
     "SummaryResult",
     "TrajectoryResult",
     "check_min_cell",
     "compare",
+    "dropout_sensitivity",
     "funnel",
     "level_suffix",
     "level_text",

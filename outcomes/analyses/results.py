@@ -1,7 +1,8 @@
 """Stage 4 result objects: each holds its table and the settings that produced it.
 
-:func:`outcomes.summarize`, :func:`outcomes.compare` and
-:func:`outcomes.trajectories` return one of these frozen objects rather than
+:func:`outcomes.summarize`, :func:`outcomes.compare`,
+:func:`outcomes.trajectories` and :func:`outcomes.dropout_sensitivity`
+return one of these frozen objects rather than
 a bare table, so that whoever draws or prints the result reads the settings
 from it instead of being told them a second time: a forest plot of a
 ``confidence_level=0.80`` summary says "80% CI", a table of a
@@ -37,7 +38,7 @@ from typing import Any, Self
 
 import polars as pl
 
-__all__ = ["ComparisonResult", "SummaryResult", "TrajectoryResult", "level_text"]
+__all__ = ["ComparisonResult", "DropoutResult", "SummaryResult", "TrajectoryResult", "level_text"]
 
 
 def level_text(confidence_level: float, /) -> str:
@@ -168,5 +169,37 @@ class TrajectoryResult(_Result):
 
     measures: tuple[str, ...]
     by: tuple[str, ...]
+    min_cell: int
+    confidence_level: float
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class DropoutResult(_Result):
+    """The missing-discharge sensitivity analysis of :func:`outcomes.dropout_sensitivity`.
+
+    Attributes
+    ----------
+    table : polars.DataFrame
+        Group columns, ``measure``, ``side``, then
+        :data:`outcomes.analyses.DROPOUT_COLUMNS`.
+    by : tuple of str
+        The group columns.
+    covariates : tuple of str
+        The case-mix columns of the propensity model (besides the baseline,
+        the early response and the group columns).
+    early_days : tuple of int
+        The window, in days after the baseline, of the early response.
+    min_followup_days : int
+        A discharge value is at least this many days after the baseline.
+    min_cell : int
+        Groups with fewer complete episodes are suppressed.
+    confidence_level : float
+        Of every interval in the table.
+    """
+
+    by: tuple[str, ...]
+    covariates: tuple[str, ...]
+    early_days: tuple[int, int]
+    min_followup_days: int
     min_cell: int
     confidence_level: float

@@ -18,11 +18,12 @@ from typing import Any
 
 import polars as pl
 
-from outcomes.analyses import ComparisonResult, SummaryResult, level_text
+from outcomes.analyses import ComparisonResult, DropoutResult, SummaryResult, level_text
 
 __all__ = [
     "HtmlTable",
     "comparison_table",
+    "dropout_table",
     "html_table",
     "key_figures_table",
     "measures_table",
@@ -266,6 +267,65 @@ def comparison_table(comparisons: ComparisonResult, /, *, measure: str, catalog:
             " read its baseline-adjusted differences with caution."
         )
     return HtmlTable(tuple(header), tuple(out_rows), f"{info['label']}: comparisons", tuple(notes))
+
+
+def dropout_table(result: DropoutResult, /, *, measure: str, catalog: pl.DataFrame) -> HtmlTable:
+    """Complete-case and dropout-weighted mean improvement of one measure, side by side (researchers' view).
+
+    ``result`` is the :class:`~outcomes.analyses.DropoutResult` of
+    :func:`outcomes.dropout_sensitivity`. The notes say what the weighted
+    estimate assumes and repeat each of the propensity model's notes once.
+    """
+    _expect(result, DropoutResult, "dropout_table", "dropout_sensitivity")
+    min_cell, level = result.min_cell, level_text(result.confidence_level)
+    info = catalog.filter(pl.col("code") == measure).row(0, named=True)
+    unit = info["unit"]
+    rows = result.table.filter(pl.col("measure") == measure)
+    group_cols = list(result.by)
+    with_side = rows["side"].drop_nulls().n_unique() > 0
+    header = [c.replace("_id", "").replace("_", " ").capitalize() for c in group_cols]
+    if with_side:
+        header.append("Side")
+    header += [
+        "With / without a discharge value",
+        f"Complete-case mean improvement ({unit}, {level} CI)",
+        f"Weighted for dropout ({level} CI)",
+        "Weighted − complete-case",
+        "Effective n",
+    ]
+    out_rows = []
+    model_notes: list[str] = []
+    for r in rows.iter_rows(named=True):
+        cells = [_label(r[c]) for c in group_cols]
+        if with_side:
+            cells.append(_label(r["side"]))
+        if r["suppressed"]:
+            cells += [f"< {min_cell}"] + [DASH] * 4
+        else:
+            weighted = r["ipw_mean_improvement"]
+            cells += [
+                f"{r['n']} / {r['n_no_followup']}",
+                _ci(r["mean_improvement"], r["ci_low"], r["ci_high"], lambda x: _num(x, 2)),
+                _ci(weighted, r["ipw_ci_low"], r["ipw_ci_high"], lambda x: _num(x, 2)),
+                DASH if weighted is None else _num(weighted - r["mean_improvement"], 2),
+                _num(r["effective_n"], 0),
+            ]
+            for note in (r["notes"] or "").split("; "):
+                if note and note not in model_notes:
+                    model_notes.append(note)
+        out_rows.append(tuple(cells))
+    covariates = ", ".join(result.covariates) or "none"
+    notes = [
+        "A sensitivity analysis, not a correction: each episode with a discharge value is weighted by 1 / its "
+        "modelled probability of having one, so that it also stands for the episodes like it that left without "
+        "one. The weighted mean is unbiased if who leaves depends only on what the model sees (missing at random): "
+        f"the baseline, the improvement {result.early_days[0]}-{result.early_days[1]} days after it, the case mix "
+        f"({covariates}) and the groups. Where the two means differ, the complete-case one depends on who stayed.",
+        f"A discharge value is one at least {result.min_followup_days} days after the baseline. Groups with fewer "
+        f"than {min_cell} complete episodes are not shown (< {min_cell}).",
+        *model_notes,
+    ]
+    return HtmlTable(tuple(header), tuple(out_rows), f"{info['label']}: missing discharge values", tuple(notes))
 
 
 def measures_table(

@@ -10,7 +10,8 @@ formula allows; no dataframe. Each function states its formula and reference.
 - :mod:`~outcomes.stats.testing`: Welch's comparison, the Wilcoxon signed-rank test;
 - :mod:`~outcomes.stats.ancova`: the baseline-adjusted difference of two groups;
 - :mod:`~outcomes.stats.multiplicity`: Holm's adjustment;
-- :mod:`~outcomes.stats.funnel_limits`: funnel-plot control limits.
+- :mod:`~outcomes.stats.funnel_limits`: funnel-plot control limits;
+- :mod:`~outcomes.stats.weighting`: inverse-probability-weighted means with a sandwich variance.
 """
 
 from outcomes.stats.ancova import AncovaFit, ancova_fit, ancova_pairs
@@ -43,6 +44,7 @@ from outcomes.stats.testing import (
     welch_stats,
     wilcoxon_signed_rank_stats,
 )
+from outcomes.stats.weighting import WeightedMeans, ipw_means
 
 __all__ = [
     "BOOTSTRAP_MIN_N",
@@ -50,6 +52,7 @@ __all__ = [
     "PERMUTATION_WILCOXON_MAX_N",
     "AncovaFit",
     "EffectSize",
+    "WeightedMeans",
     "ancova_fit",
     "ancova_pairs",
     "bca_mean_intervals",
@@ -64,6 +67,7 @@ __all__ = [
     "hedges_g_stats",
     "hedges_j",
     "holm",
+    "ipw_means",
     "mean_interval_stats",
     "nct_interval",
     "normal_limits",

@@ -14,8 +14,15 @@ The true parameters come with the data: ``truth`` gives, per condition x
 technique x measure, the expected improvement (positive = better) of an
 episode with a baseline and a discharge value, computed by Monte Carlo from the
 very sampling model that drew the data (so rounding, floors and ceilings are
-included). Missing discharge values are missing completely at random, so the
-complete episodes estimate these truths without bias.
+included). By default (``dropout="random"``) missing discharge values are
+missing completely at random (a dropout probability per clinic), so the
+complete episodes estimate these truths without bias. With
+``dropout="informative"`` who drops out depends on the pain scale's intake
+value and on its early response (recorded in the second week of care), so the
+data are missing at random given what was recorded, the complete episodes
+are a biased sample, and ``truth`` (like ``potential_outcomes``, the
+discharge value every episode would have had) is the estimand of a dropout
+sensitivity analysis such as :func:`outcomes.analyses.dropout.dropout_sensitivity`.
 
 Everything is deterministic for a given ``seed``. Only synthetic identifiers
 are produced (``E000001``, ``P000001``, ``C01``, ``T01``).
@@ -42,7 +49,11 @@ import polars as pl
 
 from outcomes.contract import billing_rules, expected_timed_units, vocabulary
 
-__all__ = ["DemoData", "demo_dataset_path", "make_demo", "write_demo"]
+__all__ = ["DROPOUT_MODES", "DemoData", "demo_dataset_path", "make_demo", "write_demo"]
+
+DROPOUT_MODES: tuple[str, ...] = ("random", "informative")
+"""Values of ``make_demo(dropout=...)``: dropout at random per clinic (the default), or depending on the episode's
+pain at intake and its early response."""
 
 # --------------------------------------------------------------------------- model
 # Simulation parameters (not clinical thresholds: those live in data_schemas/).
@@ -191,6 +202,12 @@ _PAYERS = {"medicare": 0.32, "commercial": 0.4, "medicaid": 0.12, "workers_comp"
 _DESIGN_SEED = 20261128  # fixed: the true effects do not change with the sampling seed
 _TRUTH_DRAWS = 40_000
 _START = dt.date(2025, 1, 6)
+# dropout="informative": the early visit is the last visit 7-13 days after the start (the second week of care); a
+# dropout attends every visit up to day 13 and none after. P(dropout) = expit(a + b z_base + c z_early), z_base the
+# pain intake value in SDs from the scale's mean, z_early the early improvement in units of the scale's
+# between-episode SD of improvement; without an early value the c-term is absent (and the d-term is added).
+_EARLY_DAYS = (7, 13)
+_INFORMATIVE_DROPOUT = {"a": -0.75, "b": -0.45, "c": -1.1, "d": 0.0}
 _START_SPAN_DAYS = 330
 
 
@@ -316,12 +333,27 @@ class DemoData:
         The three tables of the data contract.
     truth : polars.DataFrame
         ``condition``, ``technique``, ``measure``, ``true_mean_improvement``
-        (positive = better) and ``true_sd_improvement`` for episodes with a
-        baseline and a discharge value; ``technique`` is the episode's
-        primary technique. Every cell of the design is listed, including
-        cells a small draw happens not to contain.
+        (positive = better) and ``true_sd_improvement`` of the improvement
+        from intake to the discharge value every episode would have had (the
+        expected value over all episodes, dropouts included); ``technique`` is
+        the episode's primary technique. Every cell of the design is listed,
+        including cells a small draw happens not to contain. With
+        ``dropout="random"`` the complete episodes estimate it without bias;
+        with ``dropout="informative"`` they do not.
     seed : int
         The seed the data were drawn with.
+    potential_outcomes : polars.DataFrame
+        One row per episode x measure x side drawn: ``episode_id``,
+        ``measure``, ``side``, ``baseline`` (the intake value, as recorded),
+        ``final`` (the discharge value the episode would have had, recorded
+        only where it did not drop out), ``improvement`` (``final`` against
+        ``baseline``, positive = better) and ``dropped_out`` (no discharge
+        value recorded). The mean of ``improvement`` over all rows of a cell
+        is the sample's own version of ``truth``; where ``dropped_out`` is
+        false, ``final`` and ``improvement`` are those of
+        :func:`outcomes.episode_changes`.
+    dropout : str
+        The dropout mechanism drawn (:data:`DROPOUT_MODES`).
     """
 
     episodes: pl.DataFrame
@@ -329,6 +361,8 @@ class DemoData:
     measurements: pl.DataFrame
     truth: pl.DataFrame
     seed: int
+    potential_outcomes: pl.DataFrame
+    dropout: str = "random"
 
 
 def _choice(rng: np.random.Generator, options: dict[str, float], n: int) -> np.ndarray:
@@ -358,7 +392,7 @@ def _units_8_minute_rule(minutes: np.ndarray) -> np.ndarray:
     return units
 
 
-def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026) -> DemoData:
+def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026, dropout: str = "random") -> DemoData:
     """Draw a synthetic dataset in the data contract.
 
     Parameters
@@ -367,13 +401,41 @@ def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026) -> DemoData:
         Number of episodes of care.
     seed : int
         Seed of the sampling; the same seed gives the same tables.
+    dropout : {"random", "informative"}, default "random"
+        Who leaves without a discharge value. ``"random"``: a probability per
+        clinic (16-28 %), unrelated to the outcome; dropouts stop part-way
+        through their visits and keep only their intake values. This is the
+        draw of the bundled demo, unchanged. ``"informative"``: every episode
+        is first drawn on its full schedule, and each measure's re-evaluation
+        is the last visit 7-13 days after the start (the second week of care)
+        where the episode has one; then the episode drops out with
+        probability ``expit(-0.75 - 0.45 z_base - 1.1 z_early)``, where
+        ``z_base`` is its pain scale's (NPRS or VAS) intake value in SDs from
+        the scale's mean and ``z_early`` its pain improvement at that visit in
+        units of the scale's between-episode SD of improvement (the term is
+        left out where no visit falls 7-13 days after the start). Mild cases
+        and episodes that improve little early leave more often (about a
+        quarter in all). A dropout attends every visit up to day 13 and none
+        after: it keeps its intake and early values, no discharge value; its
+        end date is its last visit (none for some). Missing at random given
+        the recorded values, not completely at random: complete episodes
+        overstate the improvement.
 
     Returns
     -------
     DemoData
+
+    Examples
+    --------
+    >>> demo = make_demo(300, seed=1, dropout="informative")
+    >>> demo.potential_outcomes.filter(measure="nprs")["improvement"].null_count()
+    0
     """
     if n_episodes < 1:
         raise ValueError("n_episodes must be at least 1")
+    if dropout not in DROPOUT_MODES:
+        raise ValueError(f"dropout must be one of {', '.join(DROPOUT_MODES)}; got {dropout!r}")
+    informative = dropout == "informative"
     rng = np.random.default_rng(seed)
     n = n_episodes
     eff_table = _efficacy()
@@ -405,12 +467,15 @@ def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026) -> DemoData:
     duration = rng.integers(14, 85, n)  # days from first to last visit
     n_visits = np.minimum(rng.integers(4, 17, n), duration // 3 + 1)
     start = np.datetime64(_START, "D") + rng.integers(0, _START_SPAN_DAYS, n).astype("timedelta64[D]")
-    dropout = rng.random(n) < np.array(list(_CLINICS.values()))[clinic_idx]
+    dropped = rng.random(n) < np.array(list(_CLINICS.values()))[clinic_idx]
     # dropouts stop coming part-way: fewer visits, no discharge measurement
     drop_visits = np.maximum(2, (n_visits * rng.uniform(0.2, 0.7, n)).astype(int))
-    n_visits = np.where(dropout, np.minimum(n_visits, drop_visits), n_visits)
-    span = np.where(dropout, np.minimum(duration, (n_visits - 1) * 4), duration)  # days to the last visit
-    open_episode = dropout & (rng.random(n) < 0.3)
+    if informative:  # drawn on the full schedule; who drops out is decided from the recorded values, below
+        dropped = np.zeros(n, dtype=bool)
+    n_visits = np.where(dropped, np.minimum(n_visits, drop_visits), n_visits)
+    span = np.where(dropped, np.minimum(duration, (n_visits - 1) * 4), duration)  # days to the last visit
+    open_draw = rng.random(n)
+    open_episode = dropped & (open_draw < 0.3)
     end = start + span.astype("timedelta64[D]")
 
     sides_one = np.where(rng.random(n) < 0.55, "right", "left")
@@ -423,7 +488,7 @@ def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026) -> DemoData:
     chronicity = _choice(rng, {"acute": 0.3, "subacute": 0.3, "chronic": 0.4}, n)
     completer_reason = _choice(rng, {"goals_met": 0.62, "plateau": 0.24, "referred_out": 0.05, "other": 0.09}, n)
     discharge = completer_reason.copy()
-    discharge[dropout] = "self_discharged"
+    discharge[dropped] = "self_discharged"
     discharge[open_episode] = None
     icd = np.empty(n, dtype=object)
     region = np.empty(n, dtype=object)
@@ -474,6 +539,11 @@ def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026) -> DemoData:
     last = n_visits[ep_of_visit] - 1
     offset = np.floor(k * span[ep_of_visit] / np.maximum(last, 1)).astype(int)
     visit_date = start[ep_of_visit] + offset.astype("timedelta64[D]")
+    reeval_visit: np.ndarray | None = None  # None: the middle visit
+    if informative:  # the re-evaluation is the last visit of the second week of care, where there is one
+        in_early = (offset >= _EARLY_DAYS[0]) & (offset <= _EARLY_DAYS[1])
+        reeval_visit = n_visits // 2
+        np.maximum.at(reeval_visit, ep_of_visit[in_early], k[in_early])
 
     # ---- treatments: the primary technique gets the most minutes; exercise beside it
     primary = tech[ep_of_visit]
@@ -547,6 +617,7 @@ def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026) -> DemoData:
 
     # ---- measurements
     meas_parts = []
+    potential_parts = []
     for c in conds:
         for clin in _CLINICS:
             mask = (cond == c) & (clinic == clin)
@@ -569,13 +640,27 @@ def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026) -> DemoData:
                     meas_parts.append(
                         _measurement_rows(
                             rng, measure, clin, idx, side, d, n_visits, visit_date, np.cumsum(n_visits) - n_visits,
-                            dropout,
+                            dropped, reeval_visit,
                         )
                     )  # fmt: skip
+                    potential_parts.append(_potential_rows(measure, idx, side, d))
     measurements = pl.concat(meas_parts)
     measurements = measurements.with_columns(pl.Series("episode_id", episode_id[measurements["episode"].to_numpy()]))
     measurements = measurements.select("episode_id", "measured_on", "measure", "value", "side").sort(
         "episode_id", "measured_on", "measure", "side", nulls_last=False
+    )
+    if informative:
+        dropped = _informative_dropout(rng, episodes, measurements)
+        episodes, treatments, measurements = _drop_out(episodes, treatments, measurements, dropped, open_draw < 0.3)
+
+    potential = pl.concat(potential_parts)
+    potential = (
+        potential.with_columns(
+            pl.Series("episode_id", episode_id[potential["episode"].to_numpy()]),
+            pl.Series("dropped_out", dropped[potential["episode"].to_numpy()]),
+        )
+        .select("episode_id", "measure", "side", "baseline", "final", "improvement", "dropped_out")
+        .sort("episode_id", "measure", "side", nulls_last=False)
     )
 
     truth = _truth().sort("condition", "technique", "measure")
@@ -585,7 +670,108 @@ def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026) -> DemoData:
         measurements=measurements,
         truth=truth,
         seed=seed,
+        potential_outcomes=potential,
+        dropout=dropout,
     )
+
+
+def _potential_rows(measure: str, idx: np.ndarray, side: np.ndarray, d: _Draw) -> pl.DataFrame:
+    """Intake and would-be discharge value of one measure (and side) for the episodes ``idx``."""
+    imp = (d.baseline - d.final) if _better_lower(measure) else (d.final - d.baseline)
+    imp = np.where(imp == 0, 0.0, imp)  # never -0.0, as episode_changes writes it
+    return _frame(
+        {
+            "episode": idx,
+            "measure": np.full(len(idx), measure, dtype=object),
+            "side": side,
+            "baseline": d.baseline.astype(float),
+            "final": d.final.astype(float),
+            "improvement": imp.astype(float),
+        },
+        schema={"episode": pl.Int64, "measure": pl.String, "side": pl.String, "baseline": pl.Float64,
+                "final": pl.Float64, "improvement": pl.Float64},
+    )  # fmt: skip
+
+
+def _informative_dropout(rng: np.random.Generator, episodes: pl.DataFrame, measurements: pl.DataFrame) -> np.ndarray:
+    """Who drops out under ``dropout="informative"``: logistic in the pain intake value and the early response.
+
+    ``episodes`` in episode order and the full-schedule ``measurements``; the intake value is the value on the
+    start date, the early value the last one 7-13 days after it (``_EARLY_DAYS``). Draws one uniform per episode
+    from ``rng``.
+    """
+    pain = (
+        measurements.filter(pl.col("measure").is_in(["nprs", "vas"]))
+        .join(episodes.select("episode_id", "start_date"), on="episode_id")
+        .with_columns((pl.col("measured_on") - pl.col("start_date")).dt.total_days().alias("day"))
+        .group_by("episode_id", "measure")
+        .agg(
+            pl.col("value").filter(pl.col("day") == 0).first().alias("base"),
+            pl.col("value").max_by(pl.when(pl.col("day").is_between(*_EARLY_DAYS)).then(pl.col("day"))).alias("early"),
+        )
+    )
+    per_episode = episodes.select("episode_id").join(pain, on="episode_id", how="left", maintain_order="left")
+    mu = per_episode["measure"].replace_strict({m: float(_MEASURES[m]["mu"]) for m in ("nprs", "vas")}, default=0.0)
+    sd = per_episode["measure"].replace_strict({m: float(_MEASURES[m]["sd"]) for m in ("nprs", "vas")}, default=1.0)
+    imp_sd = per_episode["measure"].replace_strict(
+        {m: float(_MEASURES[m]["imp_sd"]) for m in ("nprs", "vas")}, default=1.0
+    )
+    base = per_episode["base"].to_numpy().astype(float)
+    early = per_episode["early"].to_numpy().astype(float)
+    z_base = np.nan_to_num((base - mu.to_numpy()) / sd.to_numpy())  # pain is "lower is better" on both scales
+    z_early = (base - early) / imp_sd.to_numpy()
+    c = _INFORMATIVE_DROPOUT
+    has_early = np.isfinite(z_early)
+    logit = c["a"] + c["b"] * z_base + np.where(has_early, c["c"] * np.nan_to_num(z_early), c["d"])
+    out: np.ndarray = rng.random(episodes.height) < 1.0 / (1.0 + np.exp(-logit))
+    return out
+
+
+def _drop_out(
+    episodes: pl.DataFrame,
+    treatments: pl.DataFrame,
+    measurements: pl.DataFrame,
+    dropped: np.ndarray,
+    open_if_dropped: np.ndarray,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Cut the dropouts' visits and values after day 13; their end date is their last visit (none if open)."""
+    flags = episodes.select(
+        "episode_id",
+        pl.Series("__dropped", dropped),
+        pl.Series("__open", dropped & open_if_dropped),
+        (pl.col("start_date") + pl.duration(days=_EARLY_DAYS[1])).alias("__cutoff"),
+    )
+    treatments = (
+        treatments.join(flags, on="episode_id", how="left", maintain_order="left")
+        .filter(~pl.col("__dropped") | (pl.col("visit_date") <= pl.col("__cutoff")))
+        .drop("__dropped", "__open", "__cutoff")
+    )
+    measurements = (
+        measurements.join(flags, on="episode_id", how="left", maintain_order="left")
+        .filter(~pl.col("__dropped") | (pl.col("measured_on") <= pl.col("__cutoff")))
+        .drop("__dropped", "__open", "__cutoff")
+    )
+    last_visit = treatments.group_by("episode_id").agg(pl.col("visit_date").max().alias("__last"))
+    episodes = (
+        episodes.join(flags, on="episode_id", how="left", maintain_order="left")
+        .join(last_visit, on="episode_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.when(pl.col("__open"))
+            .then(None)
+            .when(pl.col("__dropped"))
+            .then(pl.col("__last"))
+            .otherwise(pl.col("end_date"))
+            .alias("end_date"),
+            pl.when(pl.col("__open"))
+            .then(None)
+            .when(pl.col("__dropped"))
+            .then(pl.lit("self_discharged"))
+            .otherwise(pl.col("discharge_reason"))
+            .alias("discharge_reason"),
+        )
+        .drop("__dropped", "__open", "__cutoff", "__last")
+    )
+    return episodes, treatments, measurements
 
 
 def _measurement_rows(
@@ -599,12 +785,14 @@ def _measurement_rows(
     visit_date: np.ndarray,
     first_visit_row: np.ndarray,
     dropout: np.ndarray,
+    reeval_visit: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """Long rows of one measure (and side) for the episodes ``idx``.
 
     Intake value at the first visit; discharge value at the last visit unless
     the episode dropped out; in between, values along a saturating recovery
-    curve at every visit (pain in some clinics) or at one re-evaluation.
+    curve at every visit (pain in some clinics) or at one re-evaluation: the
+    middle visit, or the visit ``reeval_visit`` of each episode where given.
     """
     nv = n_visits[idx]
     every = measure in ("nprs", "vas") and clinic in _EVERY_VISIT_PAIN
@@ -613,7 +801,8 @@ def _measurement_rows(
     rep = np.repeat(np.arange(len(idx)), counts)
     pos = np.arange(len(rep)) - np.repeat(np.cumsum(counts) - counts, counts)
     nv_r = nv[rep]
-    visit_no = np.where(every, pos, np.where(pos == 0, 0, np.where(pos == counts[rep] - 1, nv_r - 1, nv_r // 2)))
+    middle_visit = nv_r // 2 if reeval_visit is None else reeval_visit[idx][rep]
+    visit_no = np.where(every, pos, np.where(pos == 0, 0, np.where(pos == counts[rep] - 1, nv_r - 1, middle_visit)))
     frac = visit_no / np.maximum(nv_r - 1, 1)
     curve = (1 - np.exp(-3 * frac)) / (1 - np.exp(-3))
     base, final = d.baseline[rep], d.final[rep]
@@ -648,16 +837,18 @@ def write_demo(
     *,
     seed: int = 2026,
     format: Literal["csv", "parquet"] = "csv",
+    dropout: str = "random",
 ) -> DemoData:
     """Draw a synthetic dataset and write it to the folder ``out``.
 
     Writes ``episodes``, ``treatments`` and ``measurements`` (``.csv`` or
     ``.parquet``) and ``truth.csv``, the true parameters (see
-    :class:`DemoData`). Returns the data written.
+    :class:`DemoData`). ``dropout`` is that of :func:`make_demo`. Returns the
+    data written.
     """
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    demo = make_demo(n_episodes, seed=seed)
+    demo = make_demo(n_episodes, seed=seed, dropout=dropout)
     for name in ("episodes", "treatments", "measurements"):
         frame: pl.DataFrame = getattr(demo, name)
         for stale in (folder / f"{name}.csv", folder / f"{name}.parquet"):
