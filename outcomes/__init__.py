@@ -24,12 +24,14 @@ from outcomes.analyses import (
     DropoutResult,
     FunnelResult,
     SummaryResult,
+    TrajectoryModel,
     TrajectoryResult,
     compare,
     dropout_sensitivity,
     funnel,
     summarize,
     trajectories,
+    trajectory_model,
 )
 from outcomes.audit import documentation_check
 from outcomes.episodes import episode_changes
@@ -43,6 +45,7 @@ __all__ = [
     "FunnelResult",
     "LazyDataset",
     "SummaryResult",
+    "TrajectoryModel",
     "TrajectoryResult",
     "compare",
     "documentation_check",
@@ -53,5 +56,6 @@ __all__ = [
     "scan_dataset",
     "summarize",
     "trajectories",
+    "trajectory_model",
 ]
 __version__ = "0.1.0"

@@ -161,6 +161,7 @@ def test_the_public_api() -> None:
         "FunnelResult",
         "LazyDataset",
         "SummaryResult",
+        "TrajectoryModel",
         "TrajectoryResult",
         "compare",
         "documentation_check",
@@ -171,6 +172,7 @@ def test_the_public_api() -> None:
         "scan_dataset",
         "summarize",
         "trajectories",
+        "trajectory_model",
     }
     assert set(outcomes.__all__) == expected
     assert callable(outcomes.funnel)

@@ -153,3 +153,28 @@ def test_rom_against_normal(data: dict) -> None:  # type: ignore[type-arg]
     normal_marks = ax.collections[-1].get_offsets()
     assert 180 in normal_marks[:, 0]  # shoulder flexion normal (AAOS)
     assert ax.get_xlabel() == "Degrees"
+
+
+def test_trajectories_with_the_mixed_model_curve(data: dict) -> None:  # type: ignore[type-arg]
+    from outcomes import trajectory_model
+
+    tr = trajectories(data["ds"], by="technique", measure="nprs")
+    two = tr.filter(pl.col("technique").is_in(["joint_mobilization", "manipulation"]))
+    model = trajectory_model(data["ds"], measure="nprs", by="technique", time="log_weeks")
+    ax = plot_trajectories(two, model=model)
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"]
+    assert len(dashed) == 2
+    curve = model.curve.filter(group="joint_mobilization").sort("time")
+    np.testing.assert_allclose(dashed[0].get_xdata(), curve["time"].to_numpy())
+    np.testing.assert_allclose(dashed[0].get_ydata(), curve["fit"].to_numpy())
+    weekly = two.table.filter(technique="joint_mobilization").sort("week")
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), weekly["week"].to_numpy() + 0.5)  # the middle of each week
+    assert "log(1 + weeks)" in ax.child_axes[0].get_xlabel()
+    assert "joint mobilization: mixed model" in {t.get_text() for t in ax.get_legend().get_texts()}
+    with pytest.raises(ValueError, match="grouped by"):
+        plot_trajectories(trajectories(data["ds"], by=(), measure="nprs"), model=model)
+    with pytest.raises(ValueError, match="the model is of"):
+        plot_trajectories(
+            trajectories(data["ds"], by="technique", measure="vas"),
+            model=model,
+        )

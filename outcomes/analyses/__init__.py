@@ -3,6 +3,8 @@
 - :func:`summarize` (``summary``): grouped summary with intervals and effect sizes;
 - :func:`compare` (``comparison``): pairwise comparisons between groups within strata;
 - :func:`trajectories` (``trajectory``): weekly means since the start of the episode;
+- :func:`trajectory_model` (``trajectory_models``): a mixed model of the measure over time
+  (random intercept and slope per episode, REML);
 - :func:`funnel` (``funnels``): funnel-plot data for clinics or therapists;
 - :func:`dropout_sensitivity` (``dropout``): complete-case and inverse-probability-weighted
   mean improvement side by side (missing discharge values);
@@ -18,6 +20,7 @@ from outcomes.analyses.results import ComparisonResult, DropoutResult, SummaryRe
 from outcomes.analyses.summary import SUMMARY_COLUMNS, overview, primary_measure, summarize
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
 from outcomes.analyses.trajectory import TRAJECTORY_COLUMNS, trajectories
+from outcomes.analyses.trajectory_models import TrajectoryModel, trajectory_model
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -29,6 +32,7 @@ __all__ = [
     "DropoutResult",
     "FunnelResult",
     "SummaryResult",
+    "TrajectoryModel",
     "TrajectoryResult",
     "check_min_cell",
     "compare",
@@ -41,4 +45,5 @@ __all__ = [
     "summarize",
     "suppress",
     "trajectories",
+    "trajectory_model",
 ]

@@ -26,6 +26,7 @@ from outcomes.analyses import (
     DEFAULT_MIN_CELL,
     FunnelResult,
     SummaryResult,
+    TrajectoryModel,
     TrajectoryResult,
     level_suffix,
     level_text,
@@ -346,14 +347,32 @@ def plot_trajectories(
     ax: Axes | None = None,
     title: str | None = None,
     max_groups: int = 8,
+    model: TrajectoryModel | None = None,
 ) -> Axes:
     """Weekly mean with its confidence band per group, and the number of episodes measured each week below.
 
     Suppressed weeks (too few episodes) are gaps. ``trajectories`` is the
     :class:`~outcomes.analyses.TrajectoryResult` of
     :func:`outcomes.trajectories` (its confidence level labels the band).
+
+    ``model``, a :class:`~outcomes.analyses.TrajectoryModel` of
+    :func:`outcomes.trajectory_model` on the same measure (with ``by`` the
+    trajectories' one group column, or None with ``by=()``), adds each
+    group's fitted mean curve as a dashed line with its band, in the group's
+    colour. The weekly means are drawn at the middle of their week (week 0:
+    days 0-6 at 0.5), where the model's curve is at that time.
     """
     _expect(trajectories, TrajectoryResult, "plot_trajectories", "trajectories")
+    if model is not None:
+        if not isinstance(model, TrajectoryModel):
+            raise TypeError(f"model must be the TrajectoryModel of trajectory_model(); got {type(model).__name__}")
+        wanted = () if model.by is None else (model.by,)
+        if trajectories.by != wanted:
+            raise ValueError(
+                f"the model is grouped by {model.by!r} and the trajectories by {trajectories.by}; group both alike"
+            )
+        if model.time == "days":
+            raise ValueError("draw a model fitted with time='weeks' or 'log_weeks' (the chart's axis is weeks)")
     table = trajectories.table
     if measure is not None:
         table = table.filter(pl.col("measure") == measure)
@@ -363,6 +382,8 @@ def plot_trajectories(
     if len(measures) != 1:
         raise ValueError("pass `measure`: the table holds several measures" if measures else "no rows to draw")
     info = _measure_info(measures[0], catalog)
+    if model is not None and (model.measure != measures[0] or (side is not None and model.side != side)):
+        raise ValueError(f"the model is of {model.measure!r} (side {model.side}); the chart of {measures[0]!r}")
     keys = [*trajectories.by, "side"]
     groups = table.select(keys).unique(maintain_order=True).rows()[:max_groups]
     ax = _axes(ax, (8.0, 5.0))
@@ -372,7 +393,7 @@ def plot_trajectories(
         for col, value in zip(keys, key, strict=True):
             cond = cond & (pl.col(col).is_null() if value is None else pl.col(col) == value)
         g = table.filter(cond).sort("week")
-        week = g["week"].to_numpy().astype(float)
+        week = g["week"].to_numpy().astype(float) + (0.5 if model is not None else 0.0)
         mean = g["mean"].to_numpy().astype(float)  # suppressed weeks are null -> NaN -> gaps
         lo = g["ci_low"].to_numpy().astype(float)
         hi = g["ci_high"].to_numpy().astype(float)
@@ -381,16 +402,30 @@ def plot_trajectories(
         ax.plot(week, mean, marker="o", ms=3.5, color=colour, label=label)
         ax.fill_between(week, lo, hi, color=colour, alpha=0.15, lw=0)
         counts_ax.step(week, g["n_episodes"].to_numpy(), where="mid", color=colour, lw=1.2)
+        if model is not None:
+            name = "all" if model.by is None else str(key[0])
+            curve = model.curve.filter(pl.col("group") == name).sort("time")
+            if curve.height:
+                t = curve["time"].to_numpy()
+                ax.plot(t, curve["fit"].to_numpy(), ls="--", lw=1.6, color=colour, label=f"{label}: mixed model")
+                ax.fill_between(
+                    t, curve["ci_low"].to_numpy(), curve["ci_high"].to_numpy(), color=colour, alpha=0.08, lw=0,
+                    hatch="//",
+                )  # fmt: skip
     unit = info.get("unit") or ""
     ax.set_ylabel(
         f"{info['label']} ({unit}; {info.get('better', 'higher')} is better)\n"
         f"weekly mean, band: {level_text(trajectories.confidence_level)} CI"
     )
     ax.tick_params(labelbottom=False)
-    counts_ax.set_xlabel("Weeks since the start of the episode")
+    fitted = ""
+    if model is not None:
+        scale = "log(1 + weeks)" if model.time == "log_weeks" else "weeks"
+        fitted = f"; dashed: mixed model, linear in {scale}, {level_text(model.confidence_level)} band"
+    counts_ax.set_xlabel(f"Weeks since the start of the episode{fitted}")
     counts_ax.set_ylabel("episodes\nmeasured", fontsize=8)
     counts_ax.tick_params(labelsize=8)
-    if len(groups) > 1:
+    if len(groups) > 1 or model is not None:
         ax.legend(fontsize=8, frameon=False, loc="best")
     week0 = int(table.filter(pl.col("week") == 0)["n_episodes"].sum())
     default = f"{info['label']} by week since the start of care (n={week0} episodes at week 0)"

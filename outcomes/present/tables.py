@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from outcomes.analyses import ComparisonResult, DropoutResult, SummaryResult, level_text
+from outcomes.analyses import ComparisonResult, DropoutResult, SummaryResult, TrajectoryModel, level_text
 
 __all__ = [
     "HtmlTable",
@@ -29,6 +29,7 @@ __all__ = [
     "measures_table",
     "responder_thresholds",
     "summary_table",
+    "trajectory_model_table",
 ]
 
 DASH = "–"
@@ -326,6 +327,55 @@ def dropout_table(result: DropoutResult, /, *, measure: str, catalog: pl.DataFra
         *model_notes,
     ]
     return HtmlTable(tuple(header), tuple(out_rows), f"{info['label']}: missing discharge values", tuple(notes))
+
+
+def trajectory_model_table(model: TrajectoryModel, /, *, catalog: pl.DataFrame) -> HtmlTable:
+    """The fixed effects of a mixed-model trajectory per group, with the variance components in the notes."""
+    _expect(model, TrajectoryModel, "trajectory_model_table", "trajectory_model")
+    info = catalog.filter(pl.col("code") == model.measure).row(0, named=True)
+    unit, level = info["unit"], level_text(model.confidence_level)
+    scale = {"weeks": "per week", "days": "per day", "log_weeks": "per unit of log(1 + weeks)"}[model.time]
+    on_log = model.transform == "log1p"
+    what = "log(1 + value)" if on_log else unit
+    header = (
+        "Group" if model.by is None else model.by.replace("_id", "").replace("_", " ").capitalize(),
+        "Episodes",
+        f"At the start ({what}, {level} CI)",
+        f"Change {scale} ({what}, {level} CI)",
+        "p (slope = 0)",
+    )
+    rows = []
+    fixed = model.fixed
+    for group in fixed["group"].unique(maintain_order=True).to_list():
+        part = {r["term"]: r for r in fixed.filter(pl.col("group") == group).iter_rows(named=True)}
+        a, b = part["intercept"], part["slope"]
+        rows.append(
+            (
+                "all episodes" if model.by is None else _label(group),
+                str(a["n_episodes"]),
+                _ci(a["estimate"], a["ci_low"], a["ci_high"], lambda x: _num(x, 2)),
+                _ci(b["estimate"], b["ci_low"], b["ci_high"], lambda x: _num(x, 2)),
+                _p(b["p_value"]),
+            )
+        )
+    v = dict(model.variance.iter_rows())
+
+    def sd(name: str) -> str:
+        value = v.get(name)
+        return DASH if value is None else _num(float(value) ** 0.5, 2)
+
+    corr = v.get("intercept_slope_correlation")
+    notes = [
+        f"Mixed model of {info['label']} over time since the start of the episode ({model.n_obs:,} measurements of "
+        f"{model.n_episodes:,} episodes): one intercept and one slope per group, a random intercept and slope per "
+        "episode (REML); Wald intervals.",
+        f"Between episodes: SD of the start {sd('intercept_variance')}, SD of the slope {sd('slope_variance')}, "
+        f"their correlation {DASH if corr is None else _num(corr, 2)}; within an episode: residual SD "
+        f"{sd('residual_variance')}.",
+        *model.notes,
+    ]
+    caption = f"{info['label']}: trajectory model"
+    return HtmlTable(header, tuple(rows), caption, tuple(notes))
 
 
 def measures_table(

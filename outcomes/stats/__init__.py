@@ -9,6 +9,7 @@ formula allows; no dataframe. Each function states its formula and reference.
   of a mean, BCa bootstrap of a mean;
 - :mod:`~outcomes.stats.testing`: Welch's comparison, the Wilcoxon signed-rank test;
 - :mod:`~outcomes.stats.ancova`: the baseline-adjusted difference of two groups;
+- :mod:`~outcomes.stats.mixed`: a linear mixed model by REML (random intercept and slope);
 - :mod:`~outcomes.stats.multiplicity`: Holm's adjustment;
 - :mod:`~outcomes.stats.funnel_limits`: funnel-plot control limits;
 - :mod:`~outcomes.stats.weighting`: inverse-probability-weighted means with a sandwich variance.
@@ -37,6 +38,7 @@ from outcomes.stats.intervals import (
     nct_interval,
     wilson_interval,
 )
+from outcomes.stats.mixed import MixedFit, mixed_fit
 from outcomes.stats.multiplicity import holm
 from outcomes.stats.testing import (
     EXACT_WILCOXON_MAX_N,
@@ -52,6 +54,7 @@ __all__ = [
     "PERMUTATION_WILCOXON_MAX_N",
     "AncovaFit",
     "EffectSize",
+    "MixedFit",
     "WeightedMeans",
     "ancova_fit",
     "ancova_pairs",
@@ -69,6 +72,7 @@ __all__ = [
     "holm",
     "ipw_means",
     "mean_interval_stats",
+    "mixed_fit",
     "nct_interval",
     "normal_limits",
     "srm",
