@@ -60,17 +60,7 @@ EARLY_DAYS: tuple[int, int] = (7, 13)
 MIN_LEVEL_COUNT = 10
 """A category seen in fewer episodes of a propensity model is counted with the model's most frequent category."""
 
-_STAT_COLUMNS = [
-    "mean_improvement",
-    "ci_low",
-    "ci_high",
-    "ipw_mean_improvement",
-    "ipw_se",
-    "ipw_ci_low",
-    "ipw_ci_high",
-    "effective_n",
-    "max_weight",
-]
+_STAT_COLUMNS = [c for c in DROPOUT_COLUMNS[4:] if c not in ("suppressed", "notes")]
 _SERIES = ["episode_id", "measure", "side"]
 _MISSING_LEVEL = "(missing)"
 

@@ -32,7 +32,7 @@ from outcomes.analyses import (
     level_text,
 )
 from outcomes.ingest import builtin_catalog
-from outcomes.present.tables import responder_thresholds
+from outcomes.present.tables import expect_result, responder_thresholds
 
 __all__ = [
     "PALETTE",
@@ -73,16 +73,6 @@ def _measure_info(measure: str, catalog: pl.DataFrame | None) -> dict[str, Any]:
                 "normal": None}  # fmt: skip
     info: dict[str, Any] = rows.row(0, named=True)
     return info
-
-
-def _expect(result: object, kind: type, function: str, maker: str) -> None:
-    """TypeError unless ``result`` is a ``kind``: the charts read their labels from the result."""
-    if not isinstance(result, kind):
-        raise TypeError(
-            f"{function} draws the {kind.__name__} that {maker}() returns (it reads the confidence level "
-            f"and thresholds from it); got {type(result).__name__}. Pass the result itself, or "
-            "result.filter(...) to draw a part of it"
-        )
 
 
 def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
@@ -141,7 +131,7 @@ def plot_forest(
     catalog : polars.DataFrame, optional
         The measure catalog (default: the built-in one).
     """
-    _expect(summary, SummaryResult, "plot_forest", "summarize")
+    expect_result(summary, SummaryResult, "plot_forest", "summarize")
     if effect not in _EFFECT_LABELS:
         raise ValueError(f"effect must be one of {', '.join(_EFFECT_LABELS)}")
     name, lo_col, hi_col = _EFFECT_LABELS[effect]
@@ -199,7 +189,7 @@ def plot_responder_rates(
     :func:`outcomes.summarize`: its confidence level and responder rule label
     the axis.
     """
-    _expect(summary, SummaryResult, "plot_responder_rates", "summarize")
+    expect_result(summary, SummaryResult, "plot_responder_rates", "summarize")
     info = _measure_info(measure, catalog)
     rows = _select(summary.table, measure, side)
     group_cols = list(summary.by)
@@ -245,7 +235,7 @@ def plot_paired_slopes(
     is given, a thick line joins its baseline and final means.
     """
     if summary is not None:
-        _expect(summary, SummaryResult, "plot_paired_slopes", "summarize")
+        expect_result(summary, SummaryResult, "plot_paired_slopes", "summarize")
     info = _measure_info(measure, catalog)
     rows = _select(changes, measure, side).filter(pl.col("status") == "complete")
     n = rows.height
@@ -296,7 +286,7 @@ def plot_change_distribution(
     (default: the summary's ``min_cell``, else 11).
     """
     if summary is not None:
-        _expect(summary, SummaryResult, "plot_change_distribution", "summarize")
+        expect_result(summary, SummaryResult, "plot_change_distribution", "summarize")
         if summary.by != (by,):
             raise ValueError(f"summary is grouped by {summary.by}; pass one grouped by ({by!r},) alone")
     if min_cell is None:
@@ -362,7 +352,7 @@ def plot_trajectories(
     colour. The weekly means are drawn at the middle of their week (week 0:
     days 0-6 at 0.5), where the model's curve is at that time.
     """
-    _expect(trajectories, TrajectoryResult, "plot_trajectories", "trajectories")
+    expect_result(trajectories, TrajectoryResult, "plot_trajectories", "trajectories")
     if model is not None:
         if not isinstance(model, TrajectoryModel):
             raise TypeError(f"model must be the TrajectoryModel of trajectory_model(); got {type(model).__name__}")
@@ -495,7 +485,7 @@ def plot_rom_vs_normal(
     row of a measure in degrees with kind ``rom`` is drawn (grouped rows keep
     their group in the label). The bar marks the catalog's normal value.
     """
-    _expect(summary, SummaryResult, "plot_rom_vs_normal", "summarize")
+    expect_result(summary, SummaryResult, "plot_rom_vs_normal", "summarize")
     cat = catalog if catalog is not None else builtin_catalog()
     rom = cat.filter((pl.col("kind") == "rom") & (pl.col("unit") == "degrees")).select(
         pl.col("code").alias("measure"), "label", "normal", "mdc"

@@ -24,6 +24,7 @@ __all__ = [
     "HtmlTable",
     "comparison_table",
     "dropout_table",
+    "expect_result",
     "html_table",
     "key_figures_table",
     "measures_table",
@@ -90,12 +91,12 @@ def _label(value: Any) -> str:
     return DASH if value is None else str(value).replace("_", " ")
 
 
-def _expect(result: object, kind: type, function: str, maker: str) -> None:
-    """TypeError unless ``result`` is a ``kind``: the tables read their settings from the result."""
+def expect_result(result: object, kind: type, function: str, maker: str, /) -> None:
+    """TypeError unless ``result`` is a ``kind``: the tables and charts read their settings from the result."""
     if not isinstance(result, kind):
         raise TypeError(
-            f"{function} formats the {kind.__name__} that {maker}() returns (it reads min_cell and the "
-            f"confidence level from it); got {type(result).__name__}. Pass the result itself, or "
+            f"{function} takes the {kind.__name__} that {maker}() returns (it reads min_cell, the confidence "
+            f"level and the thresholds from it); got {type(result).__name__}. Pass the result itself, or "
             "result.filter(...) for a part of it"
         )
 
@@ -152,7 +153,7 @@ def summary_table(
     ``responder_rule`` label the table. ``detail=True`` adds SD, SRM, g_av
     and p-values.
     """
-    _expect(summary, SummaryResult, "summary_table", "summarize")
+    expect_result(summary, SummaryResult, "summary_table", "summarize")
     min_cell, level = summary.min_cell, level_text(summary.confidence_level)
     info = catalog.filter(pl.col("code") == measure).row(0, named=True)
     unit = info["unit"]
@@ -219,7 +220,7 @@ def _p(p: Any) -> str:
 
 def comparison_table(comparisons: ComparisonResult, /, *, measure: str, catalog: pl.DataFrame) -> HtmlTable:
     """Pairwise comparisons of one measure (researchers' view), from :func:`outcomes.compare`'s result."""
-    _expect(comparisons, ComparisonResult, "comparison_table", "compare")
+    expect_result(comparisons, ComparisonResult, "comparison_table", "compare")
     min_cell, level = comparisons.min_cell, level_text(comparisons.confidence_level)
     info = catalog.filter(pl.col("code") == measure).row(0, named=True)
     unit = info["unit"]
@@ -277,7 +278,7 @@ def dropout_table(result: DropoutResult, /, *, measure: str, catalog: pl.DataFra
     :func:`outcomes.dropout_sensitivity`. The notes say what the weighted
     estimate assumes and repeat each of the propensity model's notes once.
     """
-    _expect(result, DropoutResult, "dropout_table", "dropout_sensitivity")
+    expect_result(result, DropoutResult, "dropout_table", "dropout_sensitivity")
     min_cell, level = result.min_cell, level_text(result.confidence_level)
     info = catalog.filter(pl.col("code") == measure).row(0, named=True)
     unit = info["unit"]
@@ -331,7 +332,7 @@ def dropout_table(result: DropoutResult, /, *, measure: str, catalog: pl.DataFra
 
 def trajectory_model_table(model: TrajectoryModel, /, *, catalog: pl.DataFrame) -> HtmlTable:
     """The fixed effects of a mixed-model trajectory per group, with the variance components in the notes."""
-    _expect(model, TrajectoryModel, "trajectory_model_table", "trajectory_model")
+    expect_result(model, TrajectoryModel, "trajectory_model_table", "trajectory_model")
     info = catalog.filter(pl.col("code") == model.measure).row(0, named=True)
     unit, level = info["unit"], level_text(model.confidence_level)
     scale = {"weeks": "per week", "days": "per day", "log_weeks": "per unit of log(1 + weeks)"}[model.time]
@@ -387,7 +388,7 @@ def measures_table(
     caption: str = "",
 ) -> HtmlTable:
     """Several measures (for example every joint and motion) in one table: a row per group x measure x side."""
-    _expect(summary, SummaryResult, "measures_table", "summarize")
+    expect_result(summary, SummaryResult, "measures_table", "summarize")
     min_cell, level = summary.min_cell, level_text(summary.confidence_level)
     info = {r["code"]: r for r in catalog.filter(pl.col("code").is_in(list(measures))).iter_rows(named=True)}
     rows = summary.table.filter(pl.col("measure").is_in(list(measures))).sort("measure", "side", nulls_last=False)
