@@ -8,6 +8,13 @@ exact binomial limits with Spiegelhalter's interpolation for proportions,
 ``target -+ z * sd / sqrt(n)`` with the overall SD of improvement for means.
 
 Default limits: 95% (about 2 SD) and 99.8% (about 3 SD).
+
+With ``overdispersion="multiplicative"`` or ``"additive"`` the limits are
+widened for between-unit variation beyond chance (Spiegelhalter 2005): from
+the units' z-scores, winsorised at ``trim`` each end, the factor ``phi`` and
+the limits ``target -+ z sqrt(phi) se``, or the DerSimonian-Laird ``tau2`` and
+``target -+ z sqrt(se^2 + tau2)``; for rates these use the normal
+approximation ``se = sqrt(p (1 - p) / n)`` in place of the exact binomial limits.
 """
 
 from __future__ import annotations
@@ -23,10 +30,19 @@ import polars as pl
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
 from outcomes.episodes import as_changes_frame, check_changes, responder_rule_of
 from outcomes.stats import binomial_limits, normal_limits
+from outcomes.stats.funnel_limits import (
+    dersimonian_laird_tau2,
+    overdispersed_normal_limits,
+    overdispersed_proportion_limits,
+)
+from outcomes.stats.funnel_limits import (
+    overdispersion as overdispersion_of,
+)
 
 __all__ = ["FunnelResult", "funnel", "level_suffix"]
 
 Metric = Literal["responder_rate", "mean_improvement"]
+Adjustment = Literal["none", "multiplicative", "additive"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +69,17 @@ class FunnelResult:
     responder_rule : str or None
         The rule of the changes' ``responder`` column (responder rates only;
         None for means or where the changes did not record it).
+    phi : float
+        Spiegelhalter's over-dispersion factor (mean squared winsorised
+        z-score over all units, suppressed ones included); NaN when
+        ``overdispersion`` is "none". The multiplicative limits use ``max(phi, 1)``.
+    tau2 : float
+        The DerSimonian-Laird between-unit variance on the funnel's scale
+        ("additive" only; NaN otherwise).
+    overdispersion : str
+        "none", "multiplicative" or "additive": which limits were drawn.
+    trim : float
+        The share of z-scores winsorised at each end for ``phi`` and ``tau2``.
     """
 
     units: pl.DataFrame
@@ -65,6 +92,10 @@ class FunnelResult:
     levels: tuple[float, ...]
     min_cell: int = DEFAULT_MIN_CELL
     responder_rule: str | None = None
+    phi: float = float("nan")
+    tau2: float = float("nan")
+    overdispersion: str = "none"
+    trim: float = 0.1
 
     def to_frame(self) -> pl.DataFrame:
         """The units table."""
@@ -75,8 +106,15 @@ class FunnelResult:
         rule = f"; responder_rule = {self.responder_rule}" if self.metric == "responder_rate" else ""
         return (
             f"{self.metric} of {self.measure} by {self.unit_column}; target = {self.target:.4g}; "
-            f"limits {levels}; min_cell = {self.min_cell}{rule}"
+            f"limits {levels}; min_cell = {self.min_cell}{rule}{self._overdispersion_text()}"
         )
+
+    def _overdispersion_text(self) -> str:
+        if self.overdispersion == "multiplicative":
+            return f"; over-dispersion: multiplicative, phi = {self.phi:.4g}"
+        if self.overdispersion == "additive":
+            return f"; over-dispersion: additive, tau2 = {self.tau2:.4g}"
+        return ""
 
     def __repr__(self) -> str:
         return f"<FunnelResult: {self.units.height} units; {self._settings_text()}>"
@@ -107,6 +145,8 @@ def funnel(
     metric: Metric = "responder_rate",
     levels: Sequence[float] = (0.95, 0.998),
     min_cell: int = DEFAULT_MIN_CELL,
+    overdispersion: Adjustment = "none",
+    trim: float = 0.1,
 ) -> FunnelResult:
     """Funnel-plot data for ``unit`` on one measure.
 
@@ -123,6 +163,12 @@ def funnel(
     levels : sequence of float, default (0.95, 0.998)
     min_cell : int, default 11
         Units with fewer complete episodes are suppressed (no value, no flag).
+    overdispersion : {"none", "multiplicative", "additive"}, default "none"
+        Widen the limits for over-dispersion (module docstring); "none" keeps
+        the exact binomial (rates) or normal (means) limits.
+    trim : float, default 0.1
+        Share of the units' z-scores winsorised at each end when estimating
+        ``phi`` (and the ``tau2`` built on it).
 
     Examples
     --------
@@ -153,6 +199,8 @@ def funnel(
         value = pl.col("improvement").mean()
     else:
         raise ValueError("metric must be 'responder_rate' or 'mean_improvement'")
+    if overdispersion not in ("none", "multiplicative", "additive"):
+        raise ValueError("overdispersion must be 'none', 'multiplicative' or 'additive'")
     if data.height == 0:
         raise ValueError(f"no complete episodes with a {metric.replace('_', ' ')} for measure {measure!r}")
     target = float(data.select(value).item())
@@ -168,15 +216,33 @@ def funnel(
     grid = np.arange(1, max_n + 1, dtype=float)
     limit_cols: dict[str, np.ndarray] = {"n": grid.astype(np.int64)}
     n_units = units["n"].to_numpy().astype(float)
+    v_all = units["value"].to_numpy().astype(float)
+    phi, tau2 = float("nan"), float("nan")
+    if overdispersion != "none":
+        var_null = target * (1 - target) if metric == "responder_rate" else sd**2
+        if not (np.isfinite(var_null) and var_null > 0) or units.height < 2:
+            raise ValueError("over-dispersion needs at least two units and a spread under the null")
+        se_units = np.sqrt(var_null / n_units)
+        phi = overdispersion_of((v_all - target) / se_units, trim=trim).phi
+        if overdispersion == "additive":
+            tau2 = dersimonian_laird_tau2(v_all, se_units**2, target=target, trim=trim)
+
+    def limits_at(sizes: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+        adjust = {"phi": max(phi, 1.0)} if overdispersion == "multiplicative" else {"tau2": tau2}
+        if overdispersion == "none":
+            if metric == "responder_rate":
+                return binomial_limits(sizes, target, level)
+            return normal_limits(sizes, target, sd, level)
+        if metric == "responder_rate":
+            lo, hi = overdispersed_proportion_limits(sizes, target, level, **adjust)
+            return np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
+        return overdispersed_normal_limits(sizes, target, sd, level, **adjust)
+
     flags = {}
     for level in levels:
         name = level_suffix(level)
-        if metric == "responder_rate":
-            lo, hi = binomial_limits(grid, target, level)
-            u_lo, u_hi = binomial_limits(n_units, target, level)
-        else:
-            lo, hi = normal_limits(grid, target, sd, level)
-            u_lo, u_hi = normal_limits(n_units, target, sd, level)
+        lo, hi = limits_at(grid, level)
+        u_lo, u_hi = limits_at(n_units, level)
         limit_cols[f"lower_{name}"], limit_cols[f"upper_{name}"] = lo, hi
         v = units["value"].to_numpy().astype(float)
         flags[f"outside_{name}"] = (v < u_lo) | (v > u_hi)
@@ -195,4 +261,8 @@ def funnel(
         levels=tuple(levels),
         min_cell=min_cell,
         responder_rule=rule,
+        phi=phi,
+        tau2=tau2,
+        overdispersion=overdispersion,
+        trim=trim,
     )
