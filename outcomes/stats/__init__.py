@@ -11,11 +11,15 @@ formula allows; no dataframe. Each function states its formula and reference.
 - :mod:`~outcomes.stats.ancova`: the baseline-adjusted difference of two groups;
 - :mod:`~outcomes.stats.mixed`: a linear mixed model by REML (random intercept and slope);
 - :mod:`~outcomes.stats.multiplicity`: Holm's adjustment;
-- :mod:`~outcomes.stats.funnel_limits`: funnel-plot control limits;
+- :mod:`~outcomes.stats.funnel_limits`: funnel-plot control limits, with overdispersion
+  (Spiegelhalter's winsorised phi, multiplicative and additive random-effects limits);
+- :mod:`~outcomes.stats.benchmarking`: between-unit variance by one-way random-effects ANOVA,
+  reliability, empirical-Bayes shrinkage, rank intervals;
 - :mod:`~outcomes.stats.weighting`: inverse-probability-weighted means with a sandwich variance.
 """
 
 from outcomes.stats.ancova import AncovaFit, ancova_fit, ancova_pairs
+from outcomes.stats.benchmarking import RandomEffectsAnova, RankIntervals, random_effects_anova, rank_intervals
 from outcomes.stats.effect_sizes import (
     EffectSize,
     cliffs_delta,
@@ -30,7 +34,15 @@ from outcomes.stats.effect_sizes import (
     srm,
     srm_stats,
 )
-from outcomes.stats.funnel_limits import binomial_limits, normal_limits
+from outcomes.stats.funnel_limits import (
+    Overdispersion,
+    binomial_limits,
+    dersimonian_laird_tau2,
+    normal_limits,
+    overdispersed_normal_limits,
+    overdispersed_proportion_limits,
+    overdispersion,
+)
 from outcomes.stats.intervals import (
     BOOTSTRAP_MIN_N,
     bca_mean_intervals,
@@ -55,6 +67,9 @@ __all__ = [
     "AncovaFit",
     "EffectSize",
     "MixedFit",
+    "Overdispersion",
+    "RandomEffectsAnova",
+    "RankIntervals",
     "WeightedMeans",
     "ancova_fit",
     "ancova_pairs",
@@ -63,6 +78,7 @@ __all__ = [
     "cliffs_delta",
     "cohens_d_av",
     "cohens_d_s",
+    "dersimonian_laird_tau2",
     "g_av_stats",
     "glass_delta",
     "hedges_g",
@@ -75,6 +91,11 @@ __all__ = [
     "mixed_fit",
     "nct_interval",
     "normal_limits",
+    "overdispersed_normal_limits",
+    "overdispersed_proportion_limits",
+    "overdispersion",
+    "random_effects_anova",
+    "rank_intervals",
     "srm",
     "srm_stats",
     "welch_stats",
