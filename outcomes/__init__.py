@@ -20,12 +20,14 @@ The data flows one way through the subpackages, each a stage
 """
 
 from outcomes.analyses import (
+    BenchmarkResult,
     ComparisonResult,
     DropoutResult,
     FunnelResult,
     SummaryResult,
     TrajectoryModel,
     TrajectoryResult,
+    benchmark,
     compare,
     dropout_sensitivity,
     funnel,
@@ -38,6 +40,7 @@ from outcomes.episodes import episode_changes
 from outcomes.ingest import Dataset, DatasetError, LazyDataset, read_dataset, scan_dataset
 
 __all__ = [
+    "BenchmarkResult",
     "ComparisonResult",
     "Dataset",
     "DatasetError",
@@ -47,6 +50,7 @@ __all__ = [
     "SummaryResult",
     "TrajectoryModel",
     "TrajectoryResult",
+    "benchmark",
     "compare",
     "documentation_check",
     "dropout_sensitivity",

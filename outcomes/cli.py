@@ -183,6 +183,35 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    from outcomes.analyses import DEFAULT_ADJUST, benchmark
+
+    _check_suffix(args.out)
+    ds = _read_for_analysis(args.dataset)
+    _check_group_columns(ds, [args.unit], "--unit")
+    adjust = _columns(args.adjust) if args.adjust is not None else list(DEFAULT_ADJUST)
+    result = benchmark(
+        _changes(ds, args),
+        unit=args.unit,
+        measure=args.measure,
+        side=args.side,
+        adjust_for=adjust,
+        min_n=args.min_n,
+        min_reliability=args.min_reliability,
+        confidence_level=args.confidence_level,
+        min_cell=args.min_cell,
+    )
+    path = write_table(result.table, args.out)
+    scored = result.table.filter(~pl.col("suppressed")).height
+    print(
+        f"Wrote {result.table.height} {args.unit} rows to {path} ({scored} scored; risk model: "
+        f"{', '.join(result.terms) or 'no case-mix term'}; R^2 {result.r_squared:.2f})"
+    )
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
 def _check_suffix(path: Path) -> None:
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise UsageError(f"{path}: the output file must end in .csv or .parquet")
@@ -303,6 +332,21 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--within", default="", metavar="COL[,COL...]", help="stratum columns (default: none)")
     stats_options(cp)
     cp.set_defaults(func=_cmd_compare)
+
+    bm = analysis("benchmark", "risk-adjusted, shrunken scores of therapists or clinics on one measure")
+    bm.add_argument("--unit", required=True, metavar="COL", help="episode column to score: therapist_id, clinic_id")
+    bm.add_argument("--measure", default="nprs", metavar="M", help="measure code (default nprs)")
+    bm.add_argument("--side", default=None, metavar="S", help="side, for measures recorded per side")
+    bm.add_argument(
+        "--adjust",
+        default=None,
+        metavar="COL[,COL...]",
+        help="risk-model terms (default: the case-mix columns present)",
+    )
+    bm.add_argument("--min-n", type=int, default=10, metavar="N", help="fewest complete episodes to score (10)")
+    bm.add_argument("--min-reliability", type=float, default=0.7, metavar="R", help="lowest reliability (0.7)")
+    stats_options(bm)
+    bm.set_defaults(func=_cmd_benchmark)
 
     rp = sub.add_parser(
         "report",

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -190,3 +191,22 @@ def test_analysis_on_a_dataset_with_rejected_rows_notes_them(
     assert "3 input rows were rejected" in captured.err
     ch = pl.read_csv(tmp_path / "c.csv")
     assert ch.select("episode_id", "measure", "status").rows() == [("E1", "nprs", "no_followup")]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_benchmark_writes_the_scorecard_columns(
+    tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from outcomes import benchmark, episode_changes, read_dataset
+    from outcomes.analyses import BENCHMARK_COLUMNS
+
+    out = tmp_path / f"clinics{suffix}"
+    assert main(["benchmark", str(demo_dataset_path()), "--unit", "clinic_id", "--out", str(out)]) == 0
+    table = pl.read_csv(out) if suffix == ".csv" else pl.read_parquet(out)
+    assert table.columns == ["clinic_id", *BENCHMARK_COLUMNS]
+    # the same numbers as the Python API on the same data
+    api = benchmark(episode_changes(read_dataset(demo_dataset_path())), unit="clinic_id").table
+    np.testing.assert_allclose(table["shrunken_residual"].to_numpy(), api["shrunken_residual"].to_numpy(), rtol=1e-9)
+    assert "3 scored" in capsys.readouterr().out
+    assert main(["benchmark", str(demo_dataset_path()), "--unit", "clinic", "--out", str(out)]) == 2
+    assert "--unit: no episode column clinic" in capsys.readouterr().err

@@ -154,6 +154,8 @@ def test_every_public_module_lists_its_names() -> None:
 
 def test_the_public_api() -> None:
     expected = {
+        "BenchmarkResult",
+        "benchmark",
         "ComparisonResult",
         "Dataset",
         "DatasetError",

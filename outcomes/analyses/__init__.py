@@ -6,6 +6,7 @@
 - :func:`trajectory_model` (``trajectory_models``): a mixed model of the measure over time
   (random intercept and slope per episode, REML);
 - :func:`funnel` (``funnels``): funnel-plot data for clinics or therapists;
+- :func:`benchmark` (``benchmarks``): risk-adjusted, shrunken scores of therapists or clinics;
 - :func:`dropout_sensitivity` (``dropout``): complete-case and inverse-probability-weighted
   mean improvement side by side (missing discharge values);
 - :func:`suppress` (``suppression``): the one small-cell rule they all apply;
@@ -13,6 +14,7 @@
   (``results``): what they return, a table with the settings that produced it.
 """
 
+from outcomes.analyses.benchmarks import BENCHMARK_COLUMNS, DEFAULT_ADJUST, BenchmarkResult, benchmark
 from outcomes.analyses.comparison import COMPARISON_COLUMNS, compare
 from outcomes.analyses.dropout import DROPOUT_COLUMNS, dropout_sensitivity
 from outcomes.analyses.funnels import FunnelResult, funnel, level_suffix
@@ -23,17 +25,21 @@ from outcomes.analyses.trajectory import TRAJECTORY_COLUMNS, trajectories
 from outcomes.analyses.trajectory_models import TrajectoryModel, trajectory_model
 
 __all__ = [
+    "BENCHMARK_COLUMNS",
     "COMPARISON_COLUMNS",
+    "DEFAULT_ADJUST",
     "DEFAULT_MIN_CELL",
     "DROPOUT_COLUMNS",
     "SUMMARY_COLUMNS",
     "TRAJECTORY_COLUMNS",
+    "BenchmarkResult",
     "ComparisonResult",
     "DropoutResult",
     "FunnelResult",
     "SummaryResult",
     "TrajectoryModel",
     "TrajectoryResult",
+    "benchmark",
     "check_min_cell",
     "compare",
     "dropout_sensitivity",

@@ -38,7 +38,7 @@ from typing import Any, Self
 
 import polars as pl
 
-__all__ = ["ComparisonResult", "DropoutResult", "SummaryResult", "TrajectoryResult", "level_text"]
+__all__ = ["ComparisonResult", "DropoutResult", "SummaryResult", "TableResult", "TrajectoryResult", "level_text"]
 
 
 def level_text(confidence_level: float, /) -> str:
@@ -53,7 +53,7 @@ def level_text(confidence_level: float, /) -> str:
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class _Result:
+class TableResult:
     """A table and the settings that produced it (the settings are the subclass's other fields)."""
 
     table: pl.DataFrame
@@ -93,7 +93,7 @@ class _Result:
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class SummaryResult(_Result):
+class SummaryResult(TableResult):
     """The grouped summary of :func:`outcomes.summarize`.
 
     Attributes
@@ -126,7 +126,7 @@ class SummaryResult(_Result):
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class ComparisonResult(_Result):
+class ComparisonResult(TableResult):
     """The pairwise comparisons of :func:`outcomes.compare`.
 
     Attributes
@@ -150,7 +150,7 @@ class ComparisonResult(_Result):
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class TrajectoryResult(_Result):
+class TrajectoryResult(TableResult):
     """The weekly means of :func:`outcomes.trajectories`.
 
     Attributes
@@ -174,7 +174,7 @@ class TrajectoryResult(_Result):
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class DropoutResult(_Result):
+class DropoutResult(TableResult):
     """The missing-discharge sensitivity analysis of :func:`outcomes.dropout_sensitivity`.
 
     Attributes

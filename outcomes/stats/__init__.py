@@ -18,6 +18,7 @@ formula allows; no dataframe. Each function states its formula and reference.
 - :mod:`~outcomes.stats.weighting`: inverse-probability-weighted means with a sandwich variance.
 """
 
+from outcomes.stats._arrays import independent_columns
 from outcomes.stats.ancova import AncovaFit, ancova_fit, ancova_pairs
 from outcomes.stats.benchmarking import RandomEffectsAnova, RankIntervals, random_effects_anova, rank_intervals
 from outcomes.stats.effect_sizes import (
@@ -86,6 +87,7 @@ __all__ = [
     "hedges_g_stats",
     "hedges_j",
     "holm",
+    "independent_columns",
     "ipw_means",
     "mean_interval_stats",
     "mixed_fit",

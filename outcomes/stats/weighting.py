@@ -23,10 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import scipy.linalg
 from scipy import stats
 
-from outcomes.stats._arrays import ArrayLike, FloatArray, as_float, check_level
+from outcomes.stats._arrays import ArrayLike, FloatArray, as_float, check_level, independent_columns
 
 __all__ = ["EXTREME_WEIGHT", "MIN_EVENTS_PER_COEFFICIENT", "SEPARATION_ETA", "WeightedMeans", "ipw_means"]
 
@@ -100,23 +99,6 @@ class WeightedMeans:
     columns: tuple[int, ...]
     model_notes: tuple[str, ...]
     confidence_level: float
-
-
-def _independent_columns(x: FloatArray) -> list[int]:
-    """Columns of ``x`` that vary and are not linear combinations of the others (pivoted QR of the centred columns)."""
-    if x.shape[1] == 0:
-        return []
-    centred = x - x.mean(axis=0)
-    scale = np.sqrt((centred**2).sum(axis=0))
-    varies = scale > 1e-12 * (1.0 + np.abs(x).max(axis=0))
-    idx = np.flatnonzero(varies)
-    if not idx.size:
-        return []
-    unit = centred[:, idx] / scale[idx]
-    _, r, pivot = scipy.linalg.qr(unit, mode="economic", pivoting=True)
-    diag = np.abs(np.diag(r))
-    rank = int((diag > 1e-9 * max(1.0, float(diag[0]))).sum()) if diag.size else 0
-    return sorted(int(i) for i in idx[pivot[:rank]])
 
 
 def _fit_logistic(r: FloatArray, design: FloatArray) -> tuple[FloatArray, FloatArray, list[str]]:
@@ -274,7 +256,7 @@ def ipw_means(
     rf = r.astype(np.float64)
     n_resp = int(r.sum())
     n_miss = n - n_resp
-    kept = _independent_columns(x)
+    kept = independent_columns(x)
     design = np.column_stack([np.ones(n), x[:, kept]])
     k = design.shape[1]
     model_notes: list[str] = []
