@@ -33,13 +33,22 @@ cell-means design it is block diagonal, one block per group.
 Guards against a silent failure (a variance at 0, or an optimizer stopping
 early, while everything claims success), reported in ``notes`` in words:
 
+- time is centred at its mean and divided by its SD inside the fit (REML is
+  invariant to this; estimates are mapped back exactly), so a time origin far
+  from the data, such as days since 1970, does not stall the optimizer;
 - the fit is run with two optimizers (:data:`OPTIMIZERS`: L-BFGS-B and
-  Powell, gradient-based and derivative-free) from the same start; the lower
-  REML deviance is kept and a disagreement of more than 0.001 in the
-  log-likelihood is noted, as is an optimizer that does not report convergence;
+  Powell, gradient-based and derivative-free), each from two starts (the
+  identity and the moments of the per-subject least-squares lines); the
+  lowest REML deviance is restarted from its own solution until the
+  log-likelihood gains less than 1e-6 and checked with finite differences.
+  Only an optimum that fails these checks is noted (with what the optimizers
+  reached): L-BFGS-B routinely stops early when a variance is large relative
+  to the residual, and that is no problem when another run reaches the
+  optimum. An optimizer that does not report convergence at the kept
+  optimum is noted;
 - boundary (singular) fits are detected as lme4's ``isSingular`` does: a
-  diagonal element of ``theta`` below :data:`BOUNDARY_TOL`, with time in
-  units of its root mean square inside the fit so the rule does not depend on
+  diagonal element of ``theta`` below :data:`BOUNDARY_TOL`, with time
+  centred and in units of its SD inside the fit so the rule does not depend on
   weeks or days. A random-slope variance at 0 is refitted with a random
   intercept only (on the boundary the two models have the same optimum; the
   result then says ``random_slope=False``); a correlation at +-1 is noted and
@@ -225,7 +234,7 @@ class MixedFit:
 
 @dataclass(frozen=True)
 class _Stats:
-    """Per-subject sufficient statistics on standardised time: ``Z'Z``, ``Z'y``, ``y'y`` with ``Z = [1, t]``."""
+    """Per-subject sufficient statistics on centred, standardised time: ``Z'Z``, ``Z'y``, ``y'y`` with ``Z = [1, t]``."""
 
     zz: FloatArray  # (m, 2, 2)
     zy: FloatArray  # (m, 2)
@@ -450,8 +459,8 @@ def mixed_fit(
         For the Wald (z) intervals.
     optimizers : sequence of str, default :data:`OPTIMIZERS`
         ``scipy.optimize.minimize`` methods that accept bounds, each run from
-        the same start; the lowest REML deviance is kept. One optimizer turns
-        the cross-check off.
+        the same two starts and used for the restarts; the lowest REML
+        deviance is kept. One optimizer turns the cross-check off.
 
     Returns
     -------
@@ -460,7 +469,9 @@ def mixed_fit(
     Raises
     ------
     ValueError
-        Arrays of different lengths, non-finite values, a subject in two
+        Arrays of different lengths, non-finite values, a missing (None or
+        NaN) subject ID or group label, values exactly on each group's line
+        (nothing left to estimate), a subject in two
         groups, a group whose time does not vary (its slope is not
         estimable), fewer than two subjects, or every optimizer failing.
 
