@@ -234,7 +234,7 @@ class MixedFit:
 
 @dataclass(frozen=True)
 class _Stats:
-    """Per-subject sufficient statistics on centred, standardised time: ``Z'Z``, ``Z'y``, ``y'y`` with ``Z = [1, t]``."""
+    """Per-subject sums on centred, standardised time: ``Z'Z``, ``Z'y``, ``y'y`` with ``Z = [1, t]``."""
 
     zz: FloatArray  # (m, 2, 2)
     zy: FloatArray  # (m, 2)
@@ -636,7 +636,7 @@ def mixed_fit(
 def _missing(a: npt.NDArray[np.generic]) -> npt.NDArray[np.bool_]:
     """None or a non-finite number in an array of IDs or labels."""
     if a.dtype.kind in "fc":
-        return ~np.isfinite(a)
+        return np.asarray(~np.isfinite(a), dtype=bool)
     if a.dtype.kind == "O":
         return np.array(
             [x is None or (isinstance(x, (float, np.floating)) and not np.isfinite(x)) for x in a], dtype=bool
