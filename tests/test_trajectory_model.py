@@ -383,10 +383,10 @@ def _dense_reml(y: np.ndarray, t: np.ndarray, s: np.ndarray, g: np.ndarray, star
 def test_the_optimum_is_reached_on_random_data() -> None:
     # A seeded sweep like the review's: variance components over orders of magnitude, correlations up to
     # +-0.95, 1-10 visits, 8-52 weeks. The dense reference starts from the fit's own estimates (it can only
-    # find a higher optimum nearby) and from a generic start. Before the restarts 2 of 60 such fits stopped
-    # 0.3 and 1.8 short.
+    # find a higher optimum nearby) and from a generic start. Before centring and restarts 2 of the review's
+    # 60 such fits stopped 0.3 and 1.8 short, and seed 5 here 2.6e-4 short.
     rng = np.random.default_rng(0)
-    for seed in range(25):
+    for seed in range(20):
         sizes = rng.integers(5, 25, size=2)
         sd_i, sd_s, sd_e = np.exp(rng.uniform(-1, 3)), np.exp(rng.uniform(-4, 1)), np.exp(rng.uniform(-2, 1))
         rho, tmax = rng.uniform(-0.95, 0.95), rng.choice([8.0, 26.0, 52.0])
