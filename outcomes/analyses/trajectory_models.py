@@ -136,6 +136,7 @@ def _observations(
     if by is not None and by not in names:
         raise ValueError(f"no episode column {by!r} (the primary technique is 'technique')")
     rows = dataset.measurements.filter(pl.col("measure") == measure)
+    unsided = 0
     sides = sorted(s for s in rows["side"].unique().to_list() if s is not None)
     if side is None and sides:
         raise ValueError(f"measure {measure!r} is recorded per side ({', '.join(sides)}); pass side=")
@@ -144,6 +145,7 @@ def _observations(
             raise ValueError(f"measure {measure!r} is not recorded per side; leave side=None")
         if side not in sides:
             raise ValueError(f"no {measure!r} measurements on side {side!r} (recorded: {', '.join(sides)})")
+        unsided = rows.filter(pl.col("side").is_null()).height
         rows = rows.filter(pl.col("side") == side)
     per = 1.0 if time == "days" else 7.0  # log_weeks: weeks here, log(1 + weeks) in the model
     group = pl.lit(_ALL) if by is None else pl.col(by).cast(pl.String)
@@ -155,6 +157,8 @@ def _observations(
         .collect()
     )
     notes = []
+    if side is not None and unsided:
+        notes.append(f"{unsided} {measure} measurements with no side left out")
     before = data.filter(pl.col("time") < 0)
     if before.height:
         notes.append(f"{before.height} measurements before the episode's start date left out")

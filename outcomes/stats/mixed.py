@@ -33,13 +33,22 @@ cell-means design it is block diagonal, one block per group.
 Guards against a silent failure (a variance at 0, or an optimizer stopping
 early, while everything claims success), reported in ``notes`` in words:
 
+- time is centred at its mean and divided by its SD inside the fit (REML is
+  invariant to this; estimates are mapped back exactly), so a time origin far
+  from the data, such as days since 1970, does not stall the optimizer;
 - the fit is run with two optimizers (:data:`OPTIMIZERS`: L-BFGS-B and
-  Powell, gradient-based and derivative-free) from the same start; the lower
-  REML deviance is kept and a disagreement of more than 0.001 in the
-  log-likelihood is noted, as is an optimizer that does not report convergence;
+  Powell, gradient-based and derivative-free), each from two starts (the
+  identity and the moments of the per-subject least-squares lines); the
+  lowest REML deviance is restarted from its own solution until the
+  log-likelihood gains less than 1e-6 and checked with finite differences.
+  Only an optimum that fails these checks is noted (with what the optimizers
+  reached): L-BFGS-B routinely stops early when a variance is large relative
+  to the residual, and that is no problem when another run reaches the
+  optimum. An optimizer that does not report convergence at the kept
+  optimum is noted;
 - boundary (singular) fits are detected as lme4's ``isSingular`` does: a
-  diagonal element of ``theta`` below :data:`BOUNDARY_TOL`, with time in
-  units of its root mean square inside the fit so the rule does not depend on
+  diagonal element of ``theta`` below :data:`BOUNDARY_TOL`, with time
+  centred and in units of its SD inside the fit so the rule does not depend on
   weeks or days. A random-slope variance at 0 is refitted with a random
   intercept only (on the boundary the two models have the same optimum; the
   result then says ``random_slope=False``); a correlation at +-1 is noted and
@@ -81,6 +90,12 @@ _OPTIONS: dict[str, dict[str, float]] = {
 
 _LLF_TOL = 1e-3
 """REML log-likelihoods closer than this count as the same optimum."""
+
+_RESTART_TOL = 1e-6
+"""The optimizers are restarted from the best point until the REML log-likelihood gains less than this."""
+
+_MAX_RESTARTS = 20
+"""Restart rounds before the optimum is reported as not settled."""
 
 
 @dataclass(frozen=True)
@@ -219,7 +234,7 @@ class MixedFit:
 
 @dataclass(frozen=True)
 class _Stats:
-    """Per-subject sufficient statistics on standardised time: ``Z'Z``, ``Z'y``, ``y'y`` with ``Z = [1, t]``."""
+    """Per-subject sums on centred, standardised time: ``Z'Z``, ``Z'y``, ``y'y`` with ``Z = [1, t]``."""
 
     zz: FloatArray  # (m, 2, 2)
     zy: FloatArray  # (m, 2)
@@ -277,9 +292,45 @@ def _profile(theta: FloatArray, st: _Stats) -> tuple[float, FloatArray, npt.NDAr
     return dev, beta, info, r2 / df
 
 
-def _optimize(st: _Stats, optimizer: str, *, slope: bool) -> _Optimum:
+def _start(st: _Stats) -> FloatArray:
+    """A data-based start: ``theta`` from the moments of the per-subject least-squares lines.
+
+    Each subject with at least three observations at two or more times gives
+    its own intercept and slope and a residual variance; ``G`` is the spread of
+    the lines less the average sampling covariance ``s2 (Z_i'Z_i)^-1``, its
+    eigenvalues floored at 1% of ``s2``; the start is the Cholesky factor of
+    ``G / s2``. Falls back to the identity when too few subjects qualify.
+    """
+    fallback = np.array([1.0, 0.0, 1.0])
+    n_i = st.zz[:, 0, 0]
+    det = st.zz[:, 0, 0] * st.zz[:, 1, 1] - st.zz[:, 0, 1] ** 2
+    ok = (n_i >= 3) & (det > 1e-9 * np.maximum(n_i, 1) ** 2)
+    if ok.sum() < 3:
+        return fallback
+    with np.errstate(all="ignore"):
+        zz, zy, yy = st.zz[ok], st.zy[ok], st.yy[ok]
+        coef = np.linalg.solve(zz, zy[:, :, None])[:, :, 0]
+        rss = yy - np.einsum("mi,mi->m", coef, zy)
+        s2 = float(np.maximum(rss, 0.0).sum() / (n_i[ok] - 2).sum())
+        if not np.isfinite(s2) or s2 <= 0:
+            return fallback
+        # the spread of the lines around their group's mean line
+        means = np.zeros((st.k, 2))
+        counts = np.bincount(st.group[ok], minlength=st.k).astype(np.float64)
+        np.add.at(means, st.group[ok], coef)
+        dev = coef - means[st.group[ok]] / np.maximum(counts[st.group[ok]], 1)[:, None]
+        spread = dev.T @ dev / max(int(ok.sum()) - st.k, 1)
+        g = spread - s2 * np.linalg.inv(zz).mean(axis=0)
+        w, v = np.linalg.eigh((g + g.T) / 2)
+        g = (v * np.maximum(w, 0.01 * s2)) @ v.T
+        lam = np.linalg.cholesky(g / s2)
+    start = np.array([lam[0, 0], lam[1, 0], lam[1, 1]])
+    return start if np.isfinite(start).all() else fallback
+
+
+def _optimize(st: _Stats, optimizer: str, start: FloatArray, *, slope: bool) -> _Optimum:
     """Minimise the REML deviance over ``theta`` with the Cholesky diagonal bounded at 0 (lme4's formulation)."""
-    start = np.array([1.0, 0.0, 1.0]) if slope else np.array([1.0])
+    x0 = np.asarray(start, dtype=np.float64) if slope else np.asarray(start[:1], dtype=np.float64)
 
     def full(x: FloatArray) -> FloatArray:
         return x if slope else np.array([x[0], 0.0, 0.0])
@@ -289,26 +340,92 @@ def _optimize(st: _Stats, optimizer: str, *, slope: bool) -> _Optimum:
 
     bounds = [(0.0, None), (None, None), (0.0, None)] if slope else [(0.0, None)]
     options: dict[str, float] = _OPTIONS.get(optimizer, {})
-    res = optimize.minimize(objective, start, method=optimizer, bounds=bounds, options=options)
-    return _Optimum(
-        optimizer, full(np.asarray(res.x, dtype=np.float64)), float(res.fun), bool(res.success), str(res.message)
-    )
+    with np.errstate(all="ignore"):
+        res = optimize.minimize(objective, x0, method=optimizer, bounds=bounds, options=options)
+    x = np.asarray(res.x, dtype=np.float64)
+    dev = objective(x)  # the objective at the returned point, not the optimizer's own record of it
+    return _Optimum(optimizer, full(x), dev, bool(res.success), str(res.message))
 
 
-def _best(optima: list[_Optimum], notes: list[str], what: str) -> _Optimum:
-    """The optimum with the lowest REML deviance (a converged one if as good); notes on disagreement and failure."""
+def _polish(best: _Optimum, st: _Stats, optimizers: Sequence[str], *, slope: bool) -> tuple[_Optimum, bool]:
+    """Restart every optimizer from the best point until the REML log-likelihood gains less than :data:`_RESTART_TOL`.
+
+    Returns the polished optimum and whether it settled within :data:`_MAX_RESTARTS` rounds.
+    """
+    for _ in range(_MAX_RESTARTS):
+        start = best.theta if slope else best.theta[:1]
+        tries = [_optimize(st, o, start, slope=slope) for o in optimizers]
+        ok = [o for o in tries if np.isfinite(o.deviance)]
+        if not ok:
+            return best, True
+        new = min(ok, key=lambda o: o.deviance)
+        gain = (best.deviance - new.deviance) / 2
+        if gain > 0:
+            converged = new.converged or any(o.converged and o.deviance - new.deviance <= 2 * _RESTART_TOL for o in ok)
+            best = _Optimum(new.optimizer, new.theta, new.deviance, converged, new.message)
+        elif not best.converged and any(o.converged and o.deviance - best.deviance <= 2 * _RESTART_TOL for o in ok):
+            best = _Optimum(best.optimizer, best.theta, best.deviance, True, best.message)
+        if gain < _RESTART_TOL:
+            return best, True
+    return best, False
+
+
+def _gradient_ok(best: _Optimum, st: _Stats, *, slope: bool) -> bool:
+    """A finite-difference check that no feasible direction lowers the deviance by more than rounding."""
+    x = best.theta if slope else best.theta[:1]
+
+    def f(v: FloatArray) -> float:
+        return _profile(v if slope else np.array([v[0], 0.0, 0.0]), st)[0]
+
+    bounded = [True, False, True] if slope else [True]
+    with np.errstate(all="ignore"):
+        for i in range(x.size):
+            h = 1e-4 * max(1.0, abs(float(x[i])))
+            up = x.copy()
+            up[i] += h
+            down = x.copy()
+            down[i] = max(x[i] - h, 0.0) if bounded[i] else x[i] - h
+            # the deviance may not fall by more than 1e-5 along a step of 1e-4 (relative) in any feasible direction
+            if f(up) < best.deviance - 2e-5 or f(down) < best.deviance - 2e-5:
+                return False
+    return True
+
+
+def _best(
+    optima: list[_Optimum],
+    st: _Stats,
+    optimizers: Sequence[str],
+    notes: list[str],
+    what: str,
+    *,
+    slope: bool,
+    llf_shift: float,
+) -> _Optimum:
+    """The optimum with the lowest REML deviance, polished by restarts; notes when it fails the checks.
+
+    ``llf_shift`` turns a log-likelihood on the standardised time of the fit
+    into the caller's time (``-k log(scale)``).
+    """
     ok = [o for o in optima if np.isfinite(o.deviance)]
     if not ok:
         raise ValueError(f"every optimizer failed on the {what}: " + "; ".join(o.message for o in optima))
     best = min(ok, key=lambda o: o.deviance)
     if not best.converged:  # an optimizer that reports success at the same optimum is the better witness
         best = next((o for o in ok if o.converged and (o.deviance - best.deviance) / 2 <= _LLF_TOL), best)
-    for other in ok:
-        if other is not best and (other.deviance - best.deviance) / 2 > _LLF_TOL:
-            notes.append(
-                f"{what}: {other.optimizer} stopped at a lower REML log-likelihood ({-other.deviance / 2:.3f}) "
-                f"than {best.optimizer} ({-best.deviance / 2:.3f}); kept {best.optimizer}"
-            )
+    best, settled = _polish(best, st, optimizers, slope=slope)
+    if not settled or not _gradient_ok(best, st, slope=slope):
+        # only now is a disagreement between the optimizers a warning: the kept optimum failed a check
+        others = "; ".join(
+            f"{o.optimizer} {-o.deviance / 2 + llf_shift:.3f}"
+            for o in ok
+            if (o.deviance - best.deviance) / 2 > _LLF_TOL
+        )
+        notes.append(
+            f"{what}: the optimum did not settle under restarts from its own solution or fails a gradient check "
+            f"(REML log-likelihood {-best.deviance / 2 + llf_shift:.3f} with {best.optimizer}"
+            + (f"; first runs: {others}" if others else "")
+            + "); the estimates may not be the REML optimum"
+        )
     if not best.converged:
         notes.append(
             f"{what}: {best.optimizer} did not report convergence ({best.message}); the estimates may not "
@@ -342,8 +459,8 @@ def mixed_fit(
         For the Wald (z) intervals.
     optimizers : sequence of str, default :data:`OPTIMIZERS`
         ``scipy.optimize.minimize`` methods that accept bounds, each run from
-        the same start; the lowest REML deviance is kept. One optimizer turns
-        the cross-check off.
+        the same two starts and used for the restarts; the lowest REML
+        deviance is kept. One optimizer turns the cross-check off.
 
     Returns
     -------
@@ -352,7 +469,9 @@ def mixed_fit(
     Raises
     ------
     ValueError
-        Arrays of different lengths, non-finite values, a subject in two
+        Arrays of different lengths, non-finite values, a missing (None or
+        NaN) subject ID or group label, values exactly on each group's line
+        (nothing left to estimate), a subject in two
         groups, a group whose time does not vary (its slope is not
         estimable), fewer than two subjects, or every optimizer failing.
 
@@ -375,13 +494,21 @@ def mixed_fit(
         raise ValueError("give at least one optimizer")
     y, t = as_float(value).ravel(), as_float(time).ravel()
     subj_raw = np.asarray(subject).ravel()
-    grp_raw = np.full(y.size, "all") if group is None else np.asarray(group).astype(str).ravel()
-    if not (y.size == t.size == subj_raw.size == grp_raw.size):
+    grp_in = None if group is None else np.asarray(group).ravel()
+    if not (y.size == t.size == subj_raw.size == (y.size if grp_in is None else grp_in.size)):
         raise ValueError("value, time, subject and group need one entry per observation")
     if not (np.isfinite(y).all() and np.isfinite(t).all()):
         raise ValueError("value and time must be finite (drop missing values first)")
+    if _missing(subj_raw).any():
+        raise ValueError("subject IDs must not be missing (None or NaN); drop those observations first")
+    if grp_in is not None and _missing(grp_in).any():
+        raise ValueError("group labels must not be missing (None or NaN); drop those observations first")
+    grp_raw = np.full(y.size, "all") if grp_in is None else grp_in.astype(str)
     labels, g = np.unique(grp_raw, return_inverse=True)
-    _, s = np.unique(subj_raw, return_inverse=True)
+    try:
+        _, s = np.unique(subj_raw, return_inverse=True)
+    except TypeError as err:
+        raise ValueError(f"subject IDs must be comparable with each other (one type): {err}") from None
     m = int(s.max()) + 1 if s.size else 0
     if m < 2:
         raise ValueError("a mixed model needs at least two subjects")
@@ -395,9 +522,13 @@ def mixed_fit(
             raise ValueError(f"group {labels[j]!r}: time does not vary, so its slope cannot be estimated")
     if y.size <= 2 * k:
         raise ValueError("fewer observations than fixed effects")
-    # Time in units of its SD inside the fit, so theta and the boundary rule do not depend on weeks or days.
-    scale_t = float(np.sqrt(np.mean(t**2)))
-    ts = t / scale_t
+    # Time centred at its mean and in units of its SD inside the fit, so theta and the boundary rule do not
+    # depend on weeks or days, and a time origin far from the data (days since 1970) does not make the REML
+    # surface ill-conditioned. REML is invariant to this change: the fixed effects, G and their covariances
+    # are mapped back with B = [[1, -c / sd], [0, 1 / sd]], and the log-likelihood gains -k log(sd).
+    centre = float(np.mean(t))
+    scale_t = float(np.std(t))
+    ts = (t - centre) / scale_t
     one = np.ones_like(ts)
     z = np.stack([one, ts], axis=1)
     zz = np.zeros((m, 2, 2))
@@ -412,9 +543,38 @@ def mixed_fit(
         k=k,
         n_obs=int(y.size),
     )
+    # the fixed effects alone: values exactly on each group's line (or constant) leave nothing to estimate
+    info0 = np.zeros((k, 2, 2))
+    xy0 = np.zeros((k, 2))
+    np.add.at(info0, group_of, zz)
+    np.add.at(xy0, group_of, zy)
+    beta0 = np.linalg.solve(info0, xy0[:, :, None])[:, :, 0]
+    rss0 = float(np.sum((y - beta0[g, 0] - beta0[g, 1] * ts) ** 2))
+    if rss0 <= 1e-20 * max(float(np.sum(y**2)), 1e-300):
+        raise ValueError(
+            "the values lie exactly on each group's line (or are constant): no residual or episode variation "
+            "to estimate"
+        )
 
     notes: list[str] = []
-    best = _best([_optimize(st, o, slope=True) for o in optimizers], notes, "random intercept and slope")
+    per_subject = np.bincount(s, minlength=m)
+    if (per_subject < 2).all():
+        notes.append(
+            "no subject has two or more observations: the random effects and the residual variance are not "
+            "separately identifiable, so the variance components (and the standard errors) are not reliable"
+        )
+    elif not (
+        np.bincount(s, weights=ts**2, minlength=m) * per_subject - np.bincount(s, weights=ts, minlength=m) ** 2
+        > 1e-12 * per_subject**2
+    ).any():
+        notes.append(
+            "no subject was measured at two different times: the random slope is not separately identifiable "
+            "from the random intercept and the residual, so the variance components are not reliable"
+        )
+    llf_shift = -k * np.log(scale_t)
+    starts = [np.array([1.0, 0.0, 1.0]), _start(st)]
+    optima = [_optimize(st, o, x0, slope=True) for x0 in starts for o in optimizers]
+    best = _best(optima, st, optimizers, notes, "random intercept and slope", slope=True, llf_shift=llf_shift)
     l11, l21, l22 = (float(x) for x in best.theta)
     random_slope = True
     if np.hypot(l21, l22) < BOUNDARY_TOL:
@@ -422,28 +582,37 @@ def mixed_fit(
             "the random-slope variance is at the boundary (estimated as 0): the episodes' slopes do not vary "
             "beyond what the residual noise explains; refitted with a random intercept only"
         )
-        best = _best([_optimize(st, o, slope=False) for o in optimizers], notes, "random intercept only")
+        optima = [_optimize(st, o, x0, slope=False) for x0 in starts for o in optimizers]
+        best = _best(optima, st, optimizers, notes, "random intercept only", slope=False, llf_shift=llf_shift)
         random_slope = False
     elif l22 < BOUNDARY_TOL:
         corr = l21 / np.hypot(l21, l22) if l11 > 0 else float("nan")
         notes.append(
-            f"the random intercept and slope are perfectly correlated (correlation {corr:+.2f}): a boundary "
-            "(singular) fit; the variance components are not well determined"
+            f"the random intercept and slope are perfectly correlated (correlation {corr:+.2f} at the mean time): "
+            "a boundary (singular) fit; the variance components are not well determined"
         )
     if best.theta[0] < BOUNDARY_TOL:
-        notes.append("the random-intercept variance is at the boundary (estimated as 0)")
-    dev, beta, info, s2 = _profile(best.theta, st)
-    lam = np.array([[best.theta[0], 0.0], [best.theta[1], best.theta[2]]])
-    back = np.diag([1.0, 1.0 / scale_t])  # standardised time -> the caller's time
-    g_cov = back @ (s2 * lam @ lam.T) @ back
-    block = back @ (s2 * np.linalg.inv(info)) @ back  # (k, 2, 2): groups' fixed effects are uncorrelated
+        what = "at the mean time " if random_slope else ""
+        notes.append(f"the random-intercept variance {what}is at the boundary (estimated as 0): a singular fit")
+    with np.errstate(all="ignore"):
+        dev, beta_s, info, s2 = _profile(best.theta, st)
+        lam = np.array([[best.theta[0], 0.0], [best.theta[1], best.theta[2]]])
+        back = np.array([[1.0, -centre / scale_t], [0.0, 1.0 / scale_t]])  # centred standardised time -> caller's
+        g_cov = back @ (s2 * lam @ lam.T) @ back.T
+        block = back @ (s2 * np.linalg.inv(info)) @ back.T  # (k, 2, 2): groups' fixed effects are uncorrelated
+        beta = beta_s @ back.T
+    if s2 <= 1e-10 * float(np.var(y)):
+        notes.append(
+            f"the residual variance is essentially 0 ({s2:.3g}): the values are (nearly) fitted exactly, so the "
+            "variance components and standard errors are not reliable"
+        )
     cov_fixed = np.zeros((2 * k, 2 * k))
     for j in range(k):
         cov_fixed[2 * j : 2 * j + 2, 2 * j : 2 * j + 2] = block[j]
     return MixedFit(
         groups=tuple(str(x) for x in labels),
         intercept=beta[:, 0].copy(),
-        slope=beta[:, 1] / scale_t,
+        slope=beta[:, 1].copy(),
         intercept_se=np.sqrt(block[:, 0, 0]),
         slope_se=np.sqrt(block[:, 1, 1]),
         cov_fixed=cov_fixed,
@@ -452,7 +621,7 @@ def mixed_fit(
         intercept_slope_cov=float(g_cov[0, 1]),
         residual_var=float(s2),
         random_slope=random_slope,
-        llf=-(dev + 2 * k * np.log(scale_t)) / 2,  # the REML criterion on the caller's time scale
+        llf=-dev / 2 + llf_shift,  # the REML criterion on the caller's time scale
         n_obs=int(y.size),
         n_subjects=m,
         group_obs=np.bincount(g, minlength=k).astype(np.int64),
@@ -462,3 +631,14 @@ def mixed_fit(
         confidence_level=confidence_level,
         notes=tuple(notes),
     )
+
+
+def _missing(a: npt.NDArray[np.generic]) -> npt.NDArray[np.bool_]:
+    """None or a non-finite number in an array of IDs or labels."""
+    if a.dtype.kind in "fc":
+        return np.asarray(~np.isfinite(a), dtype=bool)
+    if a.dtype.kind == "O":
+        return np.array(
+            [x is None or (isinstance(x, (float, np.floating)) and not np.isfinite(x)) for x in a], dtype=bool
+        )
+    return np.zeros(a.shape, dtype=bool)
