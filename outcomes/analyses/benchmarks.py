@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from outcomes.analyses.funnels import unit_episodes
 from outcomes.analyses.results import TableResult
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell
 from outcomes.episodes import as_changes_frame, check_changes
@@ -237,17 +238,7 @@ def benchmark(
     min_n = max(min_n, min_cell)
     changes = as_changes_frame(changes)
     check_changes(changes, [unit, "measure", "side", "status", "baseline", "improvement"])
-    rows = (
-        changes.lazy()
-        .filter(
-            (pl.col("measure") == measure)
-            & (pl.col("side").is_null() if side is None else pl.col("side") == side)
-            & (pl.col("status") == "complete")
-            & pl.col(unit).is_not_null()
-            & pl.col("improvement").is_not_null()
-        )
-        .collect()
-    )
+    rows = unit_episodes(changes, unit=unit, measure=measure, side=side).filter(pl.col("improvement").is_not_null())
     if rows.height < 3:
         raise ValueError(f"fewer than 3 complete episodes of {measure!r} with a {unit}: nothing to benchmark")
     x, terms, notes = _design(rows, [t for t in adjust_for if t != unit])

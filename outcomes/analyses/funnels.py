@@ -39,7 +39,7 @@ from outcomes.stats.funnel_limits import (
     overdispersion as overdispersion_of,
 )
 
-__all__ = ["FunnelResult", "funnel", "level_suffix"]
+__all__ = ["FunnelResult", "funnel", "level_suffix", "unit_episodes"]
 
 Metric = Literal["responder_rate", "mean_improvement"]
 Adjustment = Literal["none", "multiplicative", "additive"]
@@ -124,6 +124,22 @@ class FunnelResult:
         return head + self.units._repr_html_()
 
 
+def unit_episodes(
+    changes: pl.DataFrame | pl.LazyFrame, /, *, unit: str, measure: str, side: str | None
+) -> pl.DataFrame:
+    """The complete episodes of one measure and side (None: rows without a side) that have a ``unit``."""
+    return (
+        changes.lazy()
+        .filter(
+            (pl.col("measure") == measure)
+            & (pl.col("side").is_null() if side is None else pl.col("side") == side)
+            & (pl.col("status") == "complete")
+            & pl.col(unit).is_not_null()
+        )
+        .collect()
+    )
+
+
 def level_suffix(level: float, /) -> str:
     """The suffix that names a control level in column names: 0.95 -> ``95``, 0.998 -> ``99_8``.
 
@@ -182,16 +198,7 @@ def funnel(
     changes = as_changes_frame(changes)
     check_changes(changes, [unit, "measure", "side", "status", "improvement", "responder"])
     rule = responder_rule_of(changes) if metric == "responder_rate" else None
-    data = (
-        changes.lazy()
-        .filter(
-            (pl.col("measure") == measure)
-            & (pl.col("side").is_null() if side is None else pl.col("side") == side)
-            & (pl.col("status") == "complete")
-            & pl.col(unit).is_not_null()
-        )
-        .collect()
-    )
+    data = unit_episodes(changes, unit=unit, measure=measure, side=side)
     if metric == "responder_rate":
         data = data.filter(pl.col("responder").is_not_null())
         value = pl.col("responder").cast(pl.Float64).mean()
