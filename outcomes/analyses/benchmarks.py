@@ -23,13 +23,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from outcomes.analyses.funnels import unit_episodes
 from outcomes.analyses.results import TableResult
-from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell
+from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
 from outcomes.episodes import as_changes_frame, check_changes
-from outcomes.stats import independent_columns, normal_limits, random_effects_anova, rank_intervals, wilson_interval
+from outcomes.stats import (
+    independent_columns,
+    mean_interval_stats,
+    normal_limits,
+    random_effects_anova,
+    rank_intervals,
+    wilson_interval,
+)
 
 __all__ = ["BENCHMARK_COLUMNS", "DEFAULT_ADJUST", "BenchmarkResult", "benchmark"]
 
@@ -274,7 +280,7 @@ def benchmark(
     notes += _mixed_model_check(residual, rows[unit].to_numpy(), anova.tau2)
     with np.errstate(invalid="ignore", divide="ignore"):
         sd_r = np.sqrt(ss / (n - 1))
-        half = stats.t.ppf(0.5 + confidence_level / 2, n - 1) * sd_r / np.sqrt(n)
+    r_lo, r_hi, _ = mean_interval_stats(mean_r, sd_r, n, confidence_level=confidence_level)
     met_lo, met_hi = wilson_interval(per["k_met"].to_numpy(), n, confidence_level=confidence_level)
     flags = {}
     for level, name in ((0.95, "outside_95"), (0.998, "outside_99_8")):
@@ -301,8 +307,8 @@ def benchmark(
         *[
             pl.Series(name, values, dtype=pl.Float64, nan_to_null=True)
             for name, values in {
-                "residual_ci_low": mean_r - half,
-                "residual_ci_high": mean_r + half,
+                "residual_ci_low": r_lo,
+                "residual_ci_high": r_hi,
                 "shrunken_residual": anova.shrunken,
                 "shrunken_sd": anova.shrunken_sd,
                 "reliability": anova.reliability,
@@ -318,9 +324,7 @@ def benchmark(
         pl.Series("suppressed", ~scored),
         pl.Series("reason", reason, dtype=pl.String),
     )
-    table = table.with_columns(
-        [pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(c)).alias(c) for c in [*_STATS]]
-    )
+    table = table.with_columns(suppress(_STATS))
     table = table.select(unit, *BENCHMARK_COLUMNS).sort(["rank", unit], nulls_last=True)
     return BenchmarkResult(
         table,

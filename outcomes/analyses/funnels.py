@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from outcomes.analyses.results import level_text
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
 from outcomes.episodes import as_changes_frame, check_changes, responder_rule_of
 from outcomes.stats import binomial_limits, normal_limits
@@ -102,7 +103,7 @@ class FunnelResult:
         return self.units
 
     def _settings_text(self) -> str:
-        levels = ", ".join(f"{level * 100:g}%" for level in self.levels)
+        levels = ", ".join(level_text(level) for level in self.levels)
         rule = f"; responder_rule = {self.responder_rule}" if self.metric == "responder_rate" else ""
         return (
             f"{self.metric} of {self.measure} by {self.unit_column}; target = {self.target:.4g}; "

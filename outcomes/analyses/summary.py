@@ -31,7 +31,7 @@ import polars as pl
 from outcomes.aggregate import check_complete_rows, group_columns, group_statistics
 from outcomes.analyses.results import SummaryResult
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
-from outcomes.episodes import as_changes_frame, check_changes, responder_rule_of
+from outcomes.episodes import as_changes_frame, check_changes, responder_rule_of, responder_rules
 from outcomes.ingest import Dataset
 from outcomes.stats import (
     BOOTSTRAP_MIN_N,
@@ -225,9 +225,15 @@ def summarize(
     changes = as_changes_frame(changes)
     check_changes(changes, [*keys, "status", "baseline", "final", "change", "improvement", "responder", "exceeds_mdc"])
 
-    rule = responder_rule_of(changes)
     keep: bool | int = True if bootstrap else EXACT_WILCOXON_MAX_N
-    g = group_statistics(changes, keys, keep_values=keep).collect()
+    # the rule and the group statistics in one pass over a lazy table (the rule is a column of it)
+    lf = changes.lazy().cache()
+    query = responder_rules(lf)
+    if query is None:
+        g, rule = group_statistics(lf, keys, keep_values=keep).collect(), None
+    else:
+        g, rules = pl.collect_all([group_statistics(lf, keys, keep_values=keep), query])
+        rule = responder_rule_of(lf, rules=rules)
     check_complete_rows(g)
     n = g["n"].to_numpy().astype(float)
     mean = g["mean_improvement"].to_numpy().astype(float)

@@ -13,6 +13,7 @@ from outcomes.episodes.changes import (
     episode_changes,
     responder_expr,
     responder_rule_of,
+    responder_rules,
 )
 from outcomes.episodes.techniques import primary_technique
 from outcomes.episodes.weekly import weekly_values
@@ -27,5 +28,6 @@ __all__ = [
     "primary_technique",
     "responder_expr",
     "responder_rule_of",
+    "responder_rules",
     "weekly_values",
 ]

@@ -48,6 +48,7 @@ __all__ = [
     "episode_changes",
     "responder_expr",
     "responder_rule_of",
+    "responder_rules",
 ]
 
 RESPONDER_RULES: tuple[str, ...] = ("either", "both", "absolute", "percent")
@@ -119,21 +120,35 @@ def check_changes(changes: pl.DataFrame | pl.LazyFrame, needed: Sequence[str], /
         )
 
 
-def responder_rule_of(changes: pl.DataFrame | pl.LazyFrame, /) -> str | None:
-    """The responder rule of a changes table (its ``responder_rule`` column); None where it has none.
+def responder_rules(changes: pl.DataFrame | pl.LazyFrame, /) -> pl.LazyFrame | None:
+    """The query for the distinct responder rules of a changes table; None where it has no ``responder_rule``.
 
-    Raises ValueError where the table mixes rules: its responder rates would
-    mean nothing.
+    Lazy, so that a caller that also aggregates the table can collect both in one pass
+    (``polars.collect_all``); :func:`responder_rule_of` reads its result.
     """
     if "responder_rule" not in changes.collect_schema().names():
         return None
-    rules = changes.lazy().select(pl.col("responder_rule").drop_nulls().unique().sort()).collect().to_series()
-    if rules.len() > 1:
+    return changes.lazy().select(pl.col("responder_rule").drop_nulls().unique().sort())
+
+
+def responder_rule_of(changes: pl.DataFrame | pl.LazyFrame, /, *, rules: pl.DataFrame | None = None) -> str | None:
+    """The responder rule of a changes table (its ``responder_rule`` column); None where it has none.
+
+    ``rules`` is the collected :func:`responder_rules` of ``changes`` where the caller has it already.
+    Raises ValueError where the table mixes rules: its responder rates would mean nothing.
+    """
+    if rules is None:
+        query = responder_rules(changes)
+        if query is None:
+            return None
+        rules = query.collect()
+    found = rules.to_series()
+    if found.len() > 1:
         raise ValueError(
-            f"the changes mix responder rules ({', '.join(rules.to_list())}); "
+            f"the changes mix responder rules ({', '.join(found.to_list())}); "
             "compute them with one responder_rule before summarizing"
         )
-    return None if rules.len() == 0 else str(rules[0])
+    return None if found.len() == 0 else str(found[0])
 
 
 def _at_least(value: pl.Expr, threshold: pl.Expr) -> pl.Expr:

@@ -87,6 +87,11 @@ def _ci(est: Any, lo: Any, hi: Any, fmt: Callable[[Any], str]) -> str:
     return f"{fmt(est)} ({fmt(lo)} to {fmt(hi)})"
 
 
+def _column_header(column: str) -> str:
+    """A group column as a header: ``clinic_id`` -> ``Clinic``, ``body_region`` -> ``Body region``."""
+    return column.replace("_id", "").replace("_", " ").capitalize()
+
+
 def _label(value: Any) -> str:
     return DASH if value is None else str(value).replace("_", " ")
 
@@ -162,7 +167,7 @@ def summary_table(
         rows = rows.filter(pl.col("side") == side)
     group_cols = list(summary.by)
     with_side = rows["side"].drop_nulls().n_unique() > 0
-    header: list[str] = [c.replace("_id", "").replace("_", " ").capitalize() for c in group_cols]
+    header: list[str] = [_column_header(c) for c in group_cols]
     if with_side:
         header.append("Side")
     header += ["Episodes", "Follow-up", f"Baseline → final ({unit})", f"Mean improvement ({unit}, {level} CI)"]
@@ -226,7 +231,7 @@ def comparison_table(comparisons: ComparisonResult, /, *, measure: str, catalog:
     unit = info["unit"]
     rows = comparisons.table.filter(pl.col("measure") == measure)
     strata = list(comparisons.within)
-    header = [c.replace("_id", "").replace("_", " ").capitalize() for c in strata] + [
+    header = [_column_header(c) for c in strata] + [
         "A",
         "B",
         "n A / n B",
@@ -285,7 +290,7 @@ def dropout_table(result: DropoutResult, /, *, measure: str, catalog: pl.DataFra
     rows = result.table.filter(pl.col("measure") == measure)
     group_cols = list(result.by)
     with_side = rows["side"].drop_nulls().n_unique() > 0
-    header = [c.replace("_id", "").replace("_", " ").capitalize() for c in group_cols]
+    header = [_column_header(c) for c in group_cols]
     if with_side:
         header.append("Side")
     header += [
@@ -339,7 +344,7 @@ def trajectory_model_table(model: TrajectoryModel, /, *, catalog: pl.DataFrame) 
     on_log = model.transform == "log1p"
     what = "log(1 + value)" if on_log else unit
     header = (
-        "Group" if model.by is None else model.by.replace("_id", "").replace("_", " ").capitalize(),
+        "Group" if model.by is None else _column_header(model.by),
         "Episodes",
         f"At the start ({what}, {level} CI)",
         f"Change {scale} ({what}, {level} CI)",
@@ -393,7 +398,7 @@ def measures_table(
     info = {r["code"]: r for r in catalog.filter(pl.col("code").is_in(list(measures))).iter_rows(named=True)}
     rows = summary.table.filter(pl.col("measure").is_in(list(measures))).sort("measure", "side", nulls_last=False)
     group_cols = list(summary.by)
-    header = [c.replace("_id", "").replace("_", " ").capitalize() for c in group_cols]
+    header = [_column_header(c) for c in group_cols]
     header += ["Measure", "Side", "Normal", "MDC", "Episodes", "Baseline → final", f"Mean improvement ({level} CI)",
                "Beyond MDC"]  # fmt: skip
     out_rows = []
