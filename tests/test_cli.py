@@ -97,6 +97,7 @@ def test_demo_writes_a_valid_dataset(tmp_path: Path, capsys: pytest.CaptureFixtu
         "measurements.parquet",
         "treatments.parquet",
         "truth.csv",
+        "truth_units.csv",
     ]
     assert main(["validate", str(tmp_path)]) == 0
 

@@ -111,8 +111,8 @@ def test_nbval_fails_when_a_stored_number_changes(tmp_path: Path) -> None:
     source = notebooks_dir() / "04_data_quality.ipynb"
     nb = json.loads(source.read_text())
     text = json.dumps(nb)
-    assert "32,653" in text  # treatments read in the demo data, stored in the counts table
-    for name, content in (("unchanged", text), ("changed", text.replace("32,653", "32,654"))):
+    assert "32,683" in text  # treatments read in the demo data, stored in the counts table
+    for name, content in (("unchanged", text), ("changed", text.replace("32,683", "32,684"))):
         folder = tmp_path / name
         folder.mkdir()
         (folder / "nb.ipynb").write_text(content)
@@ -126,7 +126,7 @@ def test_nbval_fails_when_a_stored_number_changes(tmp_path: Path) -> None:
             assert run.returncode == 0, run.stdout[-2000:]
         else:
             assert run.returncode == 1, run.stdout[-2000:]
-            assert "32,654" in run.stdout
+            assert "32,684" in run.stdout
 
 
 def test_report_on_a_tiny_messy_export_draws_nothing_from_small_cells(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ CONTRACT_COLUMNS = {
     # docs/data-contract.md, "Input: a dataset"
     "episodes": [
         "episode_id", "patient_id", "condition", "start_date", "end_date", "clinic_id", "therapist_id",
-        "icd10", "body_region", "chronicity", "discharge_reason", "age", "sex", "payer",
+        "icd10", "body_region", "chronicity", "discharge_reason", "age", "sex", "payer", "surgical",
+        "comorbidities", "prior_episodes",
     ],
     "treatments": [
         "episode_id", "visit_date", "cpt_code", "technique", "minutes", "units", "body_region", "therapist_id",

@@ -79,6 +79,9 @@ BASE_ROWS: dict[str, dict[str, str]] = {
         "discharge_reason": "",
         "age": "",
         "sex": "",
+        "surgical": "",
+        "comorbidities": "",
+        "prior_episodes": "",
     },
     "treatments": {
         "episode_id": "E1",
@@ -202,6 +205,25 @@ SINGLE_ROW_CASES: list[tuple[str, dict[str, str], list[tuple[str, str]]]] = [
     ("measurements", {"measure": "rom_knee_flexion", "value": "90", "side": "Left"}, []),
     ("measurements", {"measure": "rom_knee_flexion", "value": "90", "side": "right"}, []),
     ("measurements", {"measure": "rom_knee_flexion", "value": "90", "side": ""}, []),
+    # case mix (issue 12): true/false words of data_schemas/reading.json, counts as whole numbers in range
+    ("episodes", {"surgical": " Yes "}, []),
+    ("episodes", {"surgical": "FALSE"}, []),
+    ("episodes", {"surgical": "0"}, []),
+    ("episodes", {"surgical": "N/A"}, []),
+    (
+        "episodes",
+        {"surgical": "maybe"},
+        [("surgical", "surgical 'maybe' is not true or false (write one of true, yes, y, t, 1, false, no, n, f, 0)")],
+    ),
+    (
+        "episodes",
+        {"surgical": "2"},
+        [("surgical", "surgical '2' is not true or false (write one of true, yes, y, t, 1, false, no, n, f, 0)")],
+    ),
+    ("episodes", {"comorbidities": "3"}, []),
+    ("episodes", {"comorbidities": "-1"}, [("comorbidities", "comorbidities -1 is outside 0-50")]),
+    ("episodes", {"comorbidities": "1.5"}, [("comorbidities", "comorbidities '1.5' is not a whole number")]),
+    ("episodes", {"prior_episodes": "101"}, [("prior_episodes", "prior_episodes 101 is outside 0-100")]),
     # body_region: rejected in episodes (treatments only warn, see below)
     (
         "episodes",
@@ -263,6 +285,7 @@ def test_single_column_rule(
         good["episode_id"] = "E0"
     if table == "measurements":
         good["measured_on"] = "2024-01-04"  # so the row under test is never its exact duplicate
+    assert set(overrides) <= set(good), "a column under test must be in BASE_ROWS, or the frame drops it"
     tested = {**BASE_ROWS[table], **overrides}
     frame = pl.DataFrame([good, tested], schema=dict.fromkeys(good, pl.String))
     tables: dict[str, object] = {table: frame}
@@ -280,8 +303,8 @@ def test_single_column_rule(
 def test_accepted_values_are_typed_and_normalized(make_dataset: MakeDataset, load: Callable) -> None:
     folder = make_dataset(
         episodes="""\
-            episode_id,patient_id,condition,start_date,end_date,age,sex,chronicity,icd10,body_region,payer
-             E1 , P1 ,Neck_Pain, 2024-01-01 ,2024-03-01, 44 ,Male,Chronic,m54.2,Cervical,  Acme Health
+            episode_id,patient_id,condition,start_date,end_date,age,sex,chronicity,icd10,body_region,payer,surgical,comorbidities
+             E1 , P1 ,Neck_Pain, 2024-01-01 ,2024-03-01, 44 ,Male,Chronic,m54.2,Cervical,  Acme Health, Yes ,2
         """,
         treatments="""\
             episode_id,visit_date,cpt_code,technique,minutes,units
@@ -313,8 +336,12 @@ def test_accepted_values_are_typed_and_normalized(make_dataset: MakeDataset, loa
         "age": 44,
         "sex": "male",
         "payer": "Acme Health",
+        "surgical": True,
+        "comorbidities": 2,
+        "prior_episodes": None,
     }
     assert ds.episodes.schema["age"] == pl.Int64
+    assert ds.episodes.schema["surgical"] == pl.Boolean
     tr = ds.treatments.row(0, named=True)
     assert (tr["cpt_code"], tr["technique"], tr["minutes"], tr["units"]) == ("0001F", "joint_mobilization", 30, 2)
     assert ds.treatments.schema["visit_date"] == pl.Date
@@ -1028,6 +1055,26 @@ def test_typed_parquet_columns_read_like_text(make_dataset: MakeDataset, load: C
         (5, "value", "nprs value 12.0 is outside 0-10"),
     ]
     assert ds.measurements.select("row", "value").rows() == [(2, 7.0)]
+
+
+def test_true_false_columns_of_parquet_and_csv(make_dataset: MakeDataset, load: Callable) -> None:
+    """surgical: a Parquet boolean column is used as it is; text (CSV, or a Parquet text column) is read by words."""
+    base = {
+        "episode_id": ["E1", "E2", "E3"],
+        "patient_id": ["P1", "P2", "P3"],
+        "condition": ["neck_pain"] * 3,
+        "start_date": [dt.date(2024, 1, 1)] * 3,
+    }
+    native = load(
+        make_dataset(episodes=pl.DataFrame({**base, "surgical": [True, None, False]}), fmt={"episodes": "parquet"})
+    )
+    assert native.episodes.schema["surgical"] == pl.Boolean
+    assert native.episodes["surgical"].to_list() == [True, None, False]
+    text = load(
+        make_dataset(episodes=pl.DataFrame({**base, "surgical": ["y", "nope", "No"]}), fmt={"episodes": "parquet"})
+    )
+    assert text.episodes.select("row", "surgical").rows() == [(2, True), (4, False)]
+    assert [(r, c) for r, c, _ in issues(text, "episodes")] == [(3, "surgical")]
 
 
 def test_parquet_datetimes_with_a_time_of_day_are_rejected_not_cut(make_dataset: MakeDataset, load: Callable) -> None:

@@ -231,7 +231,7 @@ def trajectory_model(
     >>> tm = trajectory_model(read_dataset(demo_dataset_path()), measure="nprs")
     >>> slope = tm.fixed.filter(term="slope")["estimate"].item()
     >>> print(f"{slope:.2f} {tm.n_episodes}")
-    -0.30 1534
+    -0.31 1534
     """
     check_min_cell(min_cell)
     if time not in ("weeks", "days", "log_weeks"):

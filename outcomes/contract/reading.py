@@ -1,7 +1,7 @@
 """How table files are read: ``data_schemas/reading.json``.
 
 The accepted CSV separators, the decimal-comma rule, the text that counts as
-a missing value, the range of dates accepted and how much of a bad value a
+a missing value, the words read as true or false, the range of dates accepted and how much of a bad value a
 reason quotes. The readers and rules of :mod:`outcomes.ingest` apply them.
 
 Examples
@@ -33,6 +33,8 @@ class ReadingRules:
     earliest_date: dt.date
     latest_date: dt.date
     shown_value_length: int
+    true_words: tuple[str, ...]
+    false_words: tuple[str, ...]
 
 
 @cache
@@ -46,4 +48,6 @@ def reading_rules() -> ReadingRules:
         earliest_date=dt.date.fromisoformat(raw["dates"]["earliest"]),
         latest_date=dt.date.fromisoformat(raw["dates"]["latest"]),
         shown_value_length=int(raw["shown_value_length"]),
+        true_words=tuple(v.lower() for v in raw["booleans"]["true"]),
+        false_words=tuple(v.lower() for v in raw["booleans"]["false"]),
     )

@@ -37,13 +37,14 @@ TABLES: tuple[str, ...] = ("episodes", "treatments", "measurements")
 ROW = "row"
 """The column that carries a row's number in its source file, as a spreadsheet shows it (header = row 1)."""
 
-ColumnType = Literal["string", "date", "integer", "float"]
+ColumnType = Literal["string", "date", "integer", "float", "boolean"]
 
 POLARS_TYPES: dict[str, pl.DataType] = {
     "string": pl.String(),
     "date": pl.Date(),
     "integer": pl.Int64(),
     "float": pl.Float64(),
+    "boolean": pl.Boolean(),
 }
 
 

@@ -1,7 +1,9 @@
 """Synthetic datasets in the data contract (``docs/data-contract.md``), with known true effects.
 
 :func:`make_demo` draws a realistic, entirely synthetic clinic network:
-several clinics and therapists (with therapist effects), the conditions and
+several clinics and therapists (with known clinic and therapist effects), case
+mix that changes improvement and differs between them (age, chronicity,
+comorbidities, prior episodes, post-surgical episodes), the conditions and
 techniques of the vocabularies with different true effects per
 condition x technique, integer NPRS with floor effects (one clinic records VAS
 instead), range of motion per joint and side around plausible impaired values
@@ -14,9 +16,10 @@ The true parameters come with the data: ``truth`` gives, per condition x
 technique x measure, the expected improvement (positive = better) of an
 episode with a baseline and a discharge value, computed by Monte Carlo from the
 very sampling model that drew the data (so rounding, floors and ceilings are
-included). By default (``dropout="random"``) missing discharge values are
-missing completely at random (a dropout probability per clinic), so the
-complete episodes estimate these truths without bias. With
+included), over the network's case mix, therapists and clinics; ``unit_truth``
+gives the true effect of each clinic and therapist per measure. By default
+(``dropout="random"``) missing discharge values are missing completely at
+random (a dropout probability per clinic), so the complete episodes estimate these truths without bias. With
 ``dropout="informative"`` who drops out depends on the pain scale's intake
 value and on its early response (recorded in the second week of care), so the
 data are missing at random given what was recorded, the complete episodes
@@ -39,7 +42,9 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -197,7 +202,27 @@ _EVERY_VISIT_PAIN = (
     "C03",
 )  # record pain at every visit; the others at intake, re-evaluation, discharge
 _THERAPISTS_PER_CLINIC = 3
-_THERAPIST_SD = 0.08  # therapist effect, as a share of the measure's full-efficacy gain
+# True unit effects, as a share of the measure's full-efficacy gain: a clinic effect (below, centred on the network)
+# plus each therapist's deviation from the clinic (drawn with this SD, centred within the clinic).
+_THERAPIST_SD = 0.13
+_CLINIC_EFFECT = {"C01": 0.05, "C02": -0.04, "C03": 0.01, "C04": -0.02}
+# Case mix (issue 12). Effects on efficacy (share of the full gain), each centred near the network's average so
+# that the overall improvement stays where it was: per decade of age over 52, subacute and chronic against the
+# network's mix, per comorbidity over 1, per prior episode over 0.6; post-surgical episodes gain more range of motion.
+_CASE_MIX_EFFECT = {
+    "age_decade": -0.03, "subacute": -0.08, "chronic": -0.22, "comorbidity": -0.04, "prior_episode": -0.03,
+    "surgical_rom": 0.15,
+}  # fmt: skip
+_CHRONICITY = {"acute": 0.3, "subacute": 0.3, "chronic": 0.4}
+# Case mix that differs between units: T02 sees mostly chronic patients (and has a true total effect of 0), T08
+# mostly acute ones; C02's patients are older, C03's younger (shift of the mean age).
+_THERAPIST_CHRONICITY = {
+    "T02": {"acute": 0.02, "subacute": 0.06, "chronic": 0.92},
+    "T08": {"acute": 0.7, "subacute": 0.2, "chronic": 0.1},
+}
+_NEUTRAL_THERAPIST = "T02"
+_CLINIC_AGE_SHIFT = {"C01": 0.0, "C02": 6.0, "C03": -5.0, "C04": 0.0}
+_SURGICAL_SHARE = {"post_surgical": 1.0, "rotator_cuff": 0.35, "adhesive_capsulitis": 0.1}
 _PAYERS = {"medicare": 0.32, "commercial": 0.4, "medicaid": 0.12, "workers_comp": 0.08, "self_pay": 0.08}
 _DESIGN_SEED = 20261128  # fixed: the true effects do not change with the sampling seed
 _TRUTH_DRAWS = 40_000
@@ -297,23 +322,162 @@ def _draw(
     return _draw_rom(rng, measure, mean_base, efficacy, therapist)
 
 
+def _unit_effects() -> tuple[np.ndarray, np.ndarray]:
+    """True effect per clinic and per therapist (the clinic's plus the therapist's own deviation), in efficacy units.
+
+    Both average 0 over the network (therapists weighted equally). The neutral therapist's total is exactly 0; his
+    clinic-mates share the difference, so the clinic's mean is unchanged.
+    """
+    c = np.array([_CLINIC_EFFECT[k] for k in _CLINICS])
+    c -= c.mean()
+    dev = np.random.default_rng(_DESIGN_SEED + 2).normal(0, _THERAPIST_SD, (len(_CLINICS), _THERAPISTS_PER_CLINIC))
+    dev -= dev.mean(axis=1, keepdims=True)
+    clinic_of, own = divmod(int(_NEUTRAL_THERAPIST[1:]) - 1, _THERAPISTS_PER_CLINIC)
+    delta = -c[clinic_of] - dev[clinic_of, own]
+    dev[clinic_of] -= delta / (_THERAPISTS_PER_CLINIC - 1)
+    dev[clinic_of, own] += delta + delta / (_THERAPISTS_PER_CLINIC - 1)
+    return c, (c[:, None] + dev).ravel()
+
+
+@dataclass(frozen=True)
+class _CaseMix:
+    age: np.ndarray
+    chronicity: np.ndarray
+    comorbidities: np.ndarray
+    prior_episodes: np.ndarray
+    surgical: np.ndarray
+    shift: np.ndarray  # effect on efficacy of every measure
+    rom_shift: np.ndarray  # added for range of motion
+
+
+def _case_mix(
+    rng: np.random.Generator, surgical_share: np.ndarray, clinic_idx: np.ndarray, therapist_idx: np.ndarray
+) -> _CaseMix:
+    """Age, chronicity, comorbidities, prior episodes and surgery per episode, and their effects on efficacy.
+
+    ``surgical_share`` is the probability of a post-surgical episode, per episode (from its condition).
+    """
+    n = surgical_share.shape[0]
+    age_shift = np.array([_CLINIC_AGE_SHIFT[c] for c in _CLINICS])[clinic_idx]
+    age = np.clip(np.round(rng.normal(52 + age_shift, 15)), 18, 92).astype(int)
+    levels = list(_CHRONICITY)
+    level: np.ndarray = np.asarray(rng.choice(len(levels), size=n, p=np.array(list(_CHRONICITY.values()))))
+    for code, mix in _THERAPIST_CHRONICITY.items():
+        mask = therapist_idx == int(code[1:]) - 1
+        level[mask] = rng.choice(len(levels), size=int(mask.sum()), p=np.array([mix[k] for k in levels]))
+    chronicity = np.array(levels, dtype=object)[level]
+    chronic = (level == levels.index("chronic")).astype(float)
+    subacute = (level == levels.index("subacute")).astype(float)
+    comorbidities = rng.poisson(np.clip(0.5 + 0.035 * (age - 52) + 0.4 * chronic, 0.05, None))
+    prior = rng.poisson(0.25 + 0.8 * chronic)
+    surgical = rng.random(n) < surgical_share
+    e = _CASE_MIX_EFFECT
+    shift = (
+        e["age_decade"] * (age - 52) / 10
+        + e["subacute"] * (subacute - _CHRONICITY["subacute"])
+        + e["chronic"] * (chronic - _CHRONICITY["chronic"])
+        + e["comorbidity"] * (comorbidities - 1.0)
+        + e["prior_episode"] * (prior - 0.6)
+    )
+    return _CaseMix(age, chronicity, comorbidities, prior, surgical, shift, e["surgical_rom"] * surgical)
+
+
+def _population(
+    rng: np.random.Generator, n: int, cond: str, measure: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, _CaseMix]:
+    """``n`` patients of ``cond`` as the network draws them, at the clinics that record ``measure``.
+
+    Returns the clinic index, therapist index, primary technique and case mix per patient.
+    """
+    clinics = [i for i, c in enumerate(_CLINICS) if measure in {m for m, _ in _measure_plan(cond, c)}]
+    clinic_idx = np.array(clinics)[rng.integers(0, len(clinics), n)]
+    therapist_idx = clinic_idx * _THERAPISTS_PER_CLINIC + rng.integers(0, _THERAPISTS_PER_CLINIC, n)
+    options: list[str] = _CONDITIONS[cond]["techniques"]  # type: ignore[assignment]
+    tech = np.array(options, dtype=object)[rng.integers(0, len(options), n)]
+    tech[rng.random(n) < _EXERCISE_ONLY_SHARE] = "therapeutic_exercise"
+    mix = _case_mix(rng, np.full(n, _SURGICAL_SHARE.get(cond, 0.0)), clinic_idx, therapist_idx)
+    return clinic_idx, therapist_idx, tech, mix
+
+
+def _shift_of(measure: str, mix: _CaseMix) -> np.ndarray:
+    return mix.shift + mix.rom_shift if measure in _ROM else mix.shift
+
+
+def _improvement(measure: str, d: _Draw) -> np.ndarray:
+    imp: np.ndarray = (d.baseline - d.final) if _better_lower(measure) else (d.final - d.baseline)
+    return imp
+
+
+@functools.cache
 def _truth() -> pl.DataFrame:
-    """Expected observed improvement per condition x technique x measure (Monte Carlo)."""
+    """Expected observed improvement per condition x technique x measure (Monte Carlo over the network's patients,
+    therapists and clinics)."""
     rng = np.random.default_rng(_DESIGN_SEED + 1)
+    _, unit_total = _unit_effects()
     rows = []
+    shifts: dict[tuple[str, str], np.ndarray] = {}  # the patients of a condition and measure, for every technique
     for (cond, tech), eff in sorted(_efficacy().items()):
         measures = {m for clinic in _CLINICS for m, _ in _measure_plan(cond, clinic)}
         for measure in sorted(measures):
+            if (cond, measure) not in shifts:
+                _, therapist_idx, _, mix = _population(rng, _TRUTH_DRAWS, cond, measure)
+                shifts[(cond, measure)] = unit_total[therapist_idx] + _shift_of(measure, mix)
             e = np.full(_TRUTH_DRAWS, eff)
-            ther = rng.normal(0, _THERAPIST_SD, _TRUTH_DRAWS)
-            d = _draw(rng, cond, measure, e, ther)
-            better_lower = _better_lower(measure)
-            imp = (d.baseline - d.final) if better_lower else (d.final - d.baseline)
+            d = _draw(rng, cond, measure, e, shifts[(cond, measure)])
+            imp = _improvement(measure, d)
             rows.append((cond, tech, measure, float(imp.mean()), float(imp.std(ddof=1))))
     return pl.DataFrame(
         rows,
         schema=["condition", "technique", "measure", "true_mean_improvement", "true_sd_improvement"],
         orient="row",
+    )
+
+
+@functools.cache
+def _unit_truth() -> pl.DataFrame:
+    """True effect of each clinic and therapist on each measure it records, in the measure's units (Monte Carlo).
+
+    The effect on a unit is the mean improvement of the network's patients of the measure (every condition that
+    records it, the network's case mix) treated with the unit's effect, minus their mean improvement with an
+    effect of 0, on the same draws.
+    """
+    rng = np.random.default_rng(_DESIGN_SEED + 3)
+    clinic_eff, therapist_eff = _unit_effects()
+    units = [("clinic_id", c, i, float(clinic_eff[i])) for i, c in enumerate(_CLINICS)] + [
+        ("therapist_id", f"T{j + 1:02d}", j // _THERAPISTS_PER_CLINIC, float(therapist_eff[j]))
+        for j in range(therapist_eff.shape[0])
+    ]
+    eff_table = _efficacy()
+    weight = {c: float(spec["share"]) for c, spec in _CONDITIONS.items()}  # type: ignore[arg-type]
+    rows = []
+    for measure in [*_MEASURES, *_ROM]:
+        conds = [c for c in _CONDITIONS if any(measure in {m for m, _ in _measure_plan(c, k)} for k in _CLINICS)]
+        if not conds:
+            continue
+        total = sum(weight[c] for c in conds)
+        recorded = {
+            k
+            for k in range(len(_CLINICS))
+            for c in conds
+            if measure in {m for m, _ in _measure_plan(c, list(_CLINICS)[k])}
+        }
+        gains = {u: [] for u in units}  # type: dict[tuple[str, str, int, float], list[np.ndarray]]
+        for cond in conds:
+            n = max(round(_TRUTH_DRAWS * weight[cond] / total), 1000)
+            _, _, tech, mix = _population(rng, n, cond, measure)
+            eff = np.array([eff_table[(cond, str(t))] for t in tech])
+            shift = _shift_of(measure, mix)
+            seed = int(rng.integers(2**32))
+            base = _improvement(measure, _draw(np.random.default_rng(seed), cond, measure, eff, shift))
+            for u in units:
+                if u[2] in recorded:
+                    with_unit = _draw(np.random.default_rng(seed), cond, measure, eff, shift + u[3])
+                    gains[u].append(_improvement(measure, with_unit) - base)
+        for (column, code, _, _), parts in gains.items():
+            if parts:
+                rows.append((column, code, measure, float(np.concatenate(parts).mean())))
+    return pl.DataFrame(rows, schema=["unit_column", "unit", "measure", "true_effect"], orient="row").sort(
+        "unit_column", "unit", "measure"
     )
 
 
@@ -354,6 +518,16 @@ class DemoData:
         :func:`outcomes.episode_changes`.
     dropout : str
         The dropout mechanism drawn (:data:`DROPOUT_MODES`).
+    unit_truth : polars.DataFrame
+        The true effect of every clinic and therapist: ``unit_column``
+        (``clinic_id`` or ``therapist_id``), ``unit``, ``measure`` (each
+        measure the unit's clinic records) and ``true_effect``, in the
+        measure's units (positive = better): how much more the network's
+        patients of the measure would improve with this unit than with an
+        average one (Monte Carlo, the same for every seed). A therapist's
+        effect includes his clinic's; therapists and clinics average 0.
+        This is what a risk-adjusted benchmark
+        (:func:`outcomes.analyses.benchmarks.benchmark`) estimates.
     """
 
     episodes: pl.DataFrame
@@ -363,6 +537,7 @@ class DemoData:
     seed: int
     potential_outcomes: pl.DataFrame
     dropout: str = "random"
+    unit_truth: pl.DataFrame = dataclasses.field(default_factory=lambda: _unit_truth())
 
 
 def _choice(rng: np.random.Generator, options: dict[str, float], n: int) -> np.ndarray:
@@ -447,11 +622,7 @@ def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026, dropout: str = "ra
     clinic_idx = np.searchsorted(np.array(list(_CLINICS)), clinic.astype(str))
     therapist_idx = clinic_idx * _THERAPISTS_PER_CLINIC + rng.integers(0, _THERAPISTS_PER_CLINIC, n)
     therapist = np.array([f"T{i + 1:02d}" for i in therapist_idx], dtype=object)
-    therapist_effect_table = np.random.default_rng(_DESIGN_SEED + 2).normal(
-        0, _THERAPIST_SD, len(_CLINICS) * _THERAPISTS_PER_CLINIC
-    )
-    therapist_effect_table -= therapist_effect_table.mean()  # effects relative to the network average
-    ther_eff = therapist_effect_table[therapist_idx]
+    ther_eff = _unit_effects()[1][therapist_idx]  # the clinic's effect plus the therapist's own
 
     exercise_only = rng.random(n) < _EXERCISE_ONLY_SHARE
     tech = np.empty(n, dtype=object)
@@ -482,10 +653,13 @@ def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026, dropout: str = "ra
     patient_no = np.arange(1, n + 1)
     repeat = rng.random(n) < 0.08  # some patients return with a new episode
     patient_no[repeat] = rng.integers(1, n + 1, repeat.sum())
-    age = np.clip(np.round(rng.normal(52, 15, n)), 18, 92).astype(int)
+    surgical_share = np.zeros(n)
+    for code, share in _SURGICAL_SHARE.items():
+        surgical_share[cond == code] = share
+    mix = _case_mix(rng, surgical_share, clinic_idx, therapist_idx)
+    age, chronicity = mix.age, mix.chronicity
     sex = _choice(rng, {"female": 0.58, "male": 0.4, "other": 0.01, "unknown": 0.01}, n)
     payer = np.where(age >= 65, "medicare", _choice(rng, _PAYERS, n))
-    chronicity = _choice(rng, {"acute": 0.3, "subacute": 0.3, "chronic": 0.4}, n)
     completer_reason = _choice(rng, {"goals_met": 0.62, "plateau": 0.24, "referred_out": 0.05, "other": 0.09}, n)
     discharge = completer_reason.copy()
     discharge[dropped] = "self_discharged"
@@ -514,6 +688,9 @@ def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026, dropout: str = "ra
             "age": age,
             "sex": sex,
             "payer": payer,
+            "surgical": mix.surgical,
+            "comorbidities": mix.comorbidities,
+            "prior_episodes": mix.prior_episodes,
         },
         schema={
             "episode_id": pl.String,
@@ -530,6 +707,9 @@ def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026, dropout: str = "ra
             "age": pl.Int64,
             "sex": pl.String,
             "payer": pl.String,
+            "surgical": pl.Boolean,
+            "comorbidities": pl.Int64,
+            "prior_episodes": pl.Int64,
         },
     ).with_columns(pl.when(pl.Series(open_episode)).then(None).otherwise(pl.col("end_date")).alias("end_date"))
 
@@ -636,7 +816,7 @@ def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026, dropout: str = "ra
                 else:
                     side_sets = [np.full(len(idx), None, dtype=object)]
                 for side in side_sets:
-                    d = _draw(rng, c, measure, efficacy[idx], ther_eff[idx])
+                    d = _draw(rng, c, measure, efficacy[idx], ther_eff[idx] + _shift_of(measure, mix)[idx])
                     meas_parts.append(
                         _measurement_rows(
                             rng, measure, clin, idx, side, d, n_visits, visit_date, np.cumsum(n_visits) - n_visits,
@@ -842,7 +1022,8 @@ def write_demo(
     """Draw a synthetic dataset and write it to the folder ``out``.
 
     Writes ``episodes``, ``treatments`` and ``measurements`` (``.csv`` or
-    ``.parquet``) and ``truth.csv``, the true parameters (see
+    ``.parquet``), ``truth.csv``, the true parameters, and
+    ``truth_units.csv``, the true effects of the clinics and therapists (see
     :class:`DemoData`). ``dropout`` is that of :func:`make_demo`. Returns the
     data written.
     """
@@ -858,6 +1039,7 @@ def write_demo(
         else:
             frame.write_parquet(folder / f"{name}.parquet", statistics=False)
     demo.truth.write_csv(folder / "truth.csv", float_precision=6)
+    demo.unit_truth.write_csv(folder / "truth_units.csv", float_precision=6)
     return demo
 
 

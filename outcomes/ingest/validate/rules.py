@@ -157,6 +157,8 @@ def native(spec: ColumnSpec, dtype: pl.DataType) -> bool:
         return dtype == pl.Date
     if spec.type in ("integer", "float"):
         return dtype.is_numeric()
+    if spec.type == "boolean":
+        return dtype == pl.Boolean
     return False
 
 
@@ -168,8 +170,8 @@ def typed_value(spec: ColumnSpec, is_native: bool = False, decimal_comma: bool =
     """
     raw = pl.col(spec.name)
     e: pl.Expr
-    if is_native:  # already a date or a number: only the checks text parsing would have made
-        if spec.type == "date":
+    if is_native:  # already a date, a number or true/false: only the checks text parsing would have made
+        if spec.type in ("date", "boolean"):
             e = raw
         else:
             f = raw.cast(pl.Float64)
@@ -190,6 +192,10 @@ def typed_value(spec: ColumnSpec, is_native: bool = False, decimal_comma: bool =
         else:
             plain = text.str.contains(r"^[+-]?\d+(\.0*)?$")  # 12, 12.0; not 1.2e1
             e = pl.when(plain & f.is_finite() & (f == f.floor()) & (f.abs() < 2**53)).then(f).cast(pl.Int64)
+    elif spec.type == "boolean":
+        rules = reading_rules()
+        word = raw.str.to_lowercase()
+        e = pl.when(word.is_in(list(rules.true_words))).then(True).when(word.is_in(list(rules.false_words))).then(False)
     else:
         e = raw
     return e.alias(typed_name(spec.name))
@@ -224,6 +230,9 @@ def _type_reason(spec: ColumnSpec) -> pl.Expr:
         )
     if spec.type == "integer":
         return said("is not a whole number")
+    if spec.type == "boolean":
+        rules = reading_rules()
+        return said(f"is not true or false (write one of {', '.join(rules.true_words + rules.false_words)})")
     return said("is not text")
 
 
