@@ -312,6 +312,9 @@ def test_no_responder_threshold_or_constant_responder_leaves_the_columns_empty()
         "no responder column": frame.drop("responder", "responder_rule"),
         # chronicity decides the responder: separation, no finite maximum-likelihood fit
         "separates": frame.with_columns(responder=pl.col("chronicity") == "acute"),
+        "mix responder rules": frame.with_columns(
+            responder_rule=pl.when(pl.col("therapist_id") == "T01").then(pl.lit("both")).otherwise(pl.lit("either"))
+        ),
     }
     for words, changes in cases.items():
         b = benchmark(changes, adjust_for=("baseline", "chronicity"), min_reliability=0)
