@@ -186,6 +186,8 @@ def test_bad_calls() -> None:
         benchmark(frame, min_reliability=1.0)
     with pytest.raises(ValueError, match="lacks column"):
         benchmark(frame.drop("baseline"))
+    with pytest.raises(ValueError, match="responder column must be true/false"):
+        benchmark(frame.with_columns(responder=pl.lit("yes")))
 
 
 def scored_responders_present(b: BenchmarkResult) -> bool:
@@ -307,6 +309,7 @@ def test_no_responder_threshold_or_constant_responder_leaves_the_columns_empty()
     frame, _ = network(2)
     cases = {
         "no responder threshold": frame.with_columns(responder=pl.lit(None, dtype=pl.Boolean)),
+        "no responder threshold (mcid, mcid_pct) under": frame.with_columns(responder=pl.lit(None)),  # dtype Null
         "every episode is a responder": frame.with_columns(responder=pl.lit(True)),
         "no episode is a responder": frame.with_columns(responder=pl.lit(False)),
         "no responder column": frame.drop("responder", "responder_rule"),

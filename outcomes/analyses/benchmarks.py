@@ -282,8 +282,8 @@ def benchmark(
     Raises
     ------
     ValueError
-        When no complete episode of the measure has a unit, or the settings
-        are out of range.
+        When no complete episode of the measure has a unit, the settings
+        are out of range, or ``responder`` is neither true/false nor 1/0.
 
     Examples
     --------
@@ -435,7 +435,9 @@ def _responder_rates(
     if "responder" not in rows.columns:
         return rule, float("nan"), empty, ["no adjusted responder rate: the changes have no responder column"]
     col = rows["responder"]
-    if not (col.dtype == pl.Boolean or col.dtype.is_numeric()) or not col.cast(pl.Float64).is_in([0.0, 1.0]).all():
+    if col.dtype not in (pl.Boolean, pl.Null) and not (
+        col.dtype.is_numeric() and col.cast(pl.Float64).is_in([0.0, 1.0]).all()
+    ):
         raise ValueError("the responder column must be true/false (or 1/0)")
     known = col.is_not_null().to_numpy()
     if not known.any():
