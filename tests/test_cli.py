@@ -208,6 +208,13 @@ def test_benchmark_writes_the_scorecard_columns(
     # the same numbers as the Python API on the same data
     api = benchmark(episode_changes(read_dataset(demo_dataset_path())), unit="clinic_id").table
     np.testing.assert_allclose(table["shrunken_residual"].to_numpy(), api["shrunken_residual"].to_numpy(), rtol=1e-9)
+    # the responder columns come through the file too (CSV reads the count back as an integer)
+    assert table["responders"].dtype == pl.Int64
+    assert table["responders"].to_list() == api["responders"].to_list()
+    for column in ("expected_responders", "adjusted_responder_rate", "adjusted_responder_ci_high"):
+        np.testing.assert_allclose(
+            table[column].cast(pl.Float64).to_numpy(), api[column].cast(pl.Float64).to_numpy(), rtol=1e-9
+        )
     assert "3 scored" in capsys.readouterr().out
     assert main(["benchmark", str(demo_dataset_path()), "--unit", "clinic", "--out", str(out)]) == 2
     assert "--unit: no episode column clinic" in capsys.readouterr().err

@@ -11,7 +11,14 @@ toward the network (empirical Bayes) by its reliability
 between-unit variance of the residual means (one-way random-effects ANOVA,
 :func:`outcomes.stats.random_effects_anova`) and sigma2 the within-unit one.
 
-What the risk model cannot see (severity not recorded, motivation, ...)
+Where the measure has a responder threshold (an MCID), a second risk
+model, a logistic regression of ``responder`` on the same case-mix design,
+gives each episode a probability of responding; a unit's observed responders
+over the sum of its episodes' probabilities (O / E, indirect
+standardisation), times the overall responder rate, is its risk-adjusted
+responder rate.
+
+What the risk models cannot see (severity not recorded, motivation, ...)
 stays in the scores; the result says which terms it used.
 """
 
@@ -27,15 +34,17 @@ import polars as pl
 from outcomes.analyses.funnels import unit_episodes
 from outcomes.analyses.results import TableResult
 from outcomes.analyses.suppression import DEFAULT_MIN_CELL, check_min_cell, suppress
-from outcomes.episodes import as_changes_frame, check_changes
+from outcomes.episodes import as_changes_frame, check_changes, responder_rule_of
 from outcomes.stats import (
     independent_columns,
     mean_interval_stats,
     normal_limits,
+    poisson_interval,
     random_effects_anova,
     rank_intervals,
     wilson_interval,
 )
+from outcomes.stats.weighting import SEPARATION_ETA
 
 __all__ = ["BENCHMARK_COLUMNS", "DEFAULT_ADJUST", "BenchmarkResult", "benchmark"]
 
@@ -53,6 +62,11 @@ BENCHMARK_COLUMNS: tuple[str, ...] = (
     "met_rate",
     "met_ci_low",
     "met_ci_high",
+    "responders",
+    "expected_responders",
+    "adjusted_responder_rate",
+    "adjusted_responder_ci_low",
+    "adjusted_responder_ci_high",
     "rank",
     "rank_ci_low",
     "rank_ci_high",
@@ -82,6 +96,14 @@ _MOSTLY_MISSING = 0.5
 
 _STATS = [c for c in BENCHMARK_COLUMNS[2:] if c not in ("suppressed", "reason")]
 
+_RESPONDER_STATS = (
+    "responders",
+    "expected_responders",
+    "adjusted_responder_rate",
+    "adjusted_responder_ci_low",
+    "adjusted_responder_ci_high",
+)
+
 
 @dataclass(frozen=True, repr=False, eq=False)
 class BenchmarkResult(TableResult):
@@ -105,8 +127,17 @@ class BenchmarkResult(TableResult):
         Between-unit and within-unit variance of the residuals.
     r_squared : float
         Of the risk model.
+    responder_rule : str or None
+        The rule the changes' ``responder`` column was computed with (their
+        ``responder_rule`` column); None where the changes lack it.
+    overall_responder_rate : float
+        Responders / episodes with a responder value, over every unit's
+        complete episodes (scored or not): the rate the adjusted responder
+        rates are scaled to. NaN where no episode has a responder value.
     notes : tuple of str
-        Terms left out and why, the mixed-model cross-check of tau2.
+        Terms left out and why, the mixed-model cross-check of tau2, and why
+        the adjusted responder rates are empty or which episodes they leave
+        out.
     """
 
     unit: str
@@ -119,6 +150,8 @@ class BenchmarkResult(TableResult):
     tau2: float
     sigma2: float
     r_squared: float
+    responder_rule: str | None
+    overall_responder_rate: float
     notes: tuple[str, ...]
 
 
@@ -217,14 +250,40 @@ def benchmark(
         best shrunken score) with an interval from 4,000 seeded draws of
         every scored unit's shrunken score; ``outside_95`` /
         ``outside_99_8``: the residual mean is outside 0 -+ z sqrt(sigma2 / n);
+        ``responders`` O (count) and ``expected_responders`` E (the sum of
+        the unit's fitted probabilities from a logistic regression, statsmodels
+        GLM binomial, of ``responder`` on the same design as the linear
+        model), ``adjusted_responder_rate`` = O / E x
+        ``overall_responder_rate`` (indirect standardisation) with
+        ``adjusted_responder_ci_low`` / ``_high``: E is treated as fixed and O
+        as Poisson, the exact (Garwood) interval of O scaled by
+        ``overall_responder_rate / E``. A sum of Bernoulli outcomes varies
+        less than a Poisson count, so the interval is conservative, the more
+        so the higher the rates; the logistic model's own uncertainty is not
+        added. The rate and its limits are not clipped at 1: an indirectly
+        standardised rate is a ratio to the network scaled to a rate, not a
+        share of the unit's episodes, and it can exceed 1 where a unit has
+        many more responders than expected at a high overall rate;
+        clipping would hide O / E (= rate / ``overall_responder_rate``) and
+        leave the estimate outside or on the edge of its own interval. The
+        five responder columns are empty for every unit where the measure has
+        no responder threshold (``responder`` empty throughout), every
+        episode or none responds, the changes mix responder rules, or the
+        logistic fit fails, does not converge or separates (a case-mix
+        pattern with only responders or only non-responders has no finite
+        maximum-likelihood fit); ``notes`` says which. Episodes with an
+        empty ``responder`` among others are left out of the logistic fit
+        and of O and E (a note counts them); a unit with none left has
+        empty responder columns;
         ``suppressed`` and ``reason`` for units not scored (too few episodes,
         too low a reliability): their statistics are empty.
+        ``responder_rule`` and ``overall_responder_rate`` are attributes.
 
     Raises
     ------
     ValueError
-        When no complete episode of the measure has a unit, or the settings
-        are out of range.
+        When no complete episode of the measure has a unit, the settings
+        are out of range, or ``responder`` is neither true/false nor 1/0.
 
     Examples
     --------
@@ -282,6 +341,10 @@ def benchmark(
         sd_r = np.sqrt(ss / (n - 1))
     r_lo, r_hi, _ = mean_interval_stats(mean_r, sd_r, n, confidence_level=confidence_level)
     met_lo, met_hi = wilson_interval(per["k_met"].to_numpy(), n, confidence_level=confidence_level)
+    rule, overall_rate, responder_stats, responder_notes = _responder_rates(
+        rows, x, per["__unit"], unit=unit, measure=measure, confidence_level=confidence_level
+    )
+    notes += responder_notes
     flags = {}
     for level, name in ((0.95, "outside_95"), (0.998, "outside_99_8")):
         lo, hi = normal_limits(n, 0.0, float(np.sqrt(anova.sigma2)), level)
@@ -315,11 +378,13 @@ def benchmark(
                 "met_rate": per["k_met"].to_numpy() / n,
                 "met_ci_low": met_lo,
                 "met_ci_high": met_hi,
+                **{name: responder_stats[name] for name in _RESPONDER_STATS[1:]},
                 "rank": rank,
                 "rank_ci_low": rank_lo,
                 "rank_ci_high": rank_hi,
             }.items()
         ],
+        pl.Series("responders", responder_stats["responders"], dtype=pl.Float64, nan_to_null=True).cast(pl.Int64),
         *[pl.Series(name, values) for name, values in flags.items()],
         pl.Series("suppressed", ~scored),
         pl.Series("reason", reason, dtype=pl.String),
@@ -338,8 +403,119 @@ def benchmark(
         tau2=anova.tau2,
         sigma2=anova.sigma2,
         r_squared=float(fit.rsquared),
+        responder_rule=rule,
+        overall_responder_rate=overall_rate,
         notes=tuple(notes),
     )
+
+
+def _responder_rates(
+    rows: pl.DataFrame,
+    x: np.ndarray,
+    units: pl.Series,
+    *,
+    unit: str,
+    measure: str,
+    confidence_level: float,
+) -> tuple[str | None, float, dict[str, np.ndarray], list[str]]:
+    """The responder rule, the overall responder rate, the per-unit responder columns and notes.
+
+    ``x`` is the linear risk model's design (``_design`` of ``rows``); ``units`` the sorted distinct units,
+    the order of the returned arrays (NaN where a unit has no value). The logistic model is statsmodels'
+    GLM, binomial family, on the rows of ``x`` whose ``responder`` is not empty.
+    """
+    empty = {name: np.full(units.len(), np.nan) for name in _RESPONDER_STATS}
+    if "responder_rule" in rows.columns:
+        try:
+            rule = responder_rule_of(rows)
+        except ValueError as exc:
+            return None, float("nan"), empty, [f"no adjusted responder rate: {exc}"]
+    else:
+        rule = None
+    if "responder" not in rows.columns:
+        return rule, float("nan"), empty, ["no adjusted responder rate: the changes have no responder column"]
+    col = rows["responder"]
+    if col.dtype not in (pl.Boolean, pl.Null) and not (
+        col.dtype.is_numeric() and col.cast(pl.Float64).is_in([0.0, 1.0]).all()
+    ):
+        raise ValueError("the responder column must be true/false (or 1/0)")
+    known = col.is_not_null().to_numpy()
+    if not known.any():
+        under = f" under the responder rule {rule!r}" if rule else ""
+        why = f"{measure} has no responder threshold (mcid, mcid_pct){under}, responder is empty for every episode"
+        return rule, float("nan"), empty, [f"no adjusted responder rate: {why}"]
+    notes: list[str] = []
+    if not known.all():
+        notes.append(
+            f"{int((~known).sum())} of {known.size} episodes without a responder value left out of the "
+            "responder model and of the observed and expected responders"
+        )
+    y = col.filter(col.is_not_null()).cast(pl.Float64).to_numpy()
+    overall = float(y.mean())
+    if overall in (0.0, 1.0):
+        which = "every episode is a responder" if overall == 1.0 else "no episode is a responder"
+        return rule, overall, empty, [*notes, f"no adjusted responder rate: {which}, nothing to model"]
+    design = x[known]
+    design = design[:, [0, *(1 + i for i in independent_columns(design[:, 1:]))]]  # constant in the subset: out
+    p, failure = _fit_logistic(y, design)
+    if failure:
+        return rule, overall, empty, [*notes, f"no adjusted responder rate: {failure}"]
+    per = (
+        rows.filter(pl.Series(known))
+        .select(pl.col(unit).alias("__unit"), pl.Series("o", y), pl.Series("e", p))
+        .group_by("__unit")
+        .agg(pl.col("o").sum(), pl.col("e").sum())
+    )
+    per = pl.DataFrame({"__unit": units}).join(per, on="__unit", how="left").sort("__unit")
+    o = per["o"].to_numpy().astype(float)  # NaN where the unit has no episode with a responder value
+    e = per["e"].to_numpy().astype(float)
+    lo, hi = poisson_interval(o, confidence_level=confidence_level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = overall / e
+    stats = {
+        "responders": o,
+        "expected_responders": e,
+        "adjusted_responder_rate": o * scale,
+        "adjusted_responder_ci_low": lo * scale,
+        "adjusted_responder_ci_high": hi * scale,
+    }
+    return rule, overall, stats, notes
+
+
+def _fit_logistic(y: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """Fitted probabilities of a logistic regression of ``y`` (0/1) on ``design`` (statsmodels GLM, binomial).
+
+    The second value says why the fit is not usable (None when it is): statsmodels raised, did not converge,
+    or the fit separates (a linear predictor beyond -+ :data:`outcomes.stats.weighting.SEPARATION_ETA`,
+    fitted probabilities within 3e-7 of 0 or 1: no finite maximum-likelihood fit, and expected counts that
+    depend on where the iterations stopped).
+    """
+    from statsmodels.genmod.families import Binomial  # type: ignore[import-untyped]
+    from statsmodels.genmod.generalized_linear_model import GLM  # type: ignore[import-untyped]
+    from statsmodels.tools.sm_exceptions import (  # type: ignore[import-untyped]
+        ConvergenceWarning,
+        PerfectSeparationError,
+        PerfectSeparationWarning,
+    )
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fit = GLM(y, design, family=Binomial()).fit(maxiter=100)
+        except (np.linalg.LinAlgError, ValueError, PerfectSeparationError) as exc:
+            return np.full(y.shape, np.nan), f"the logistic responder model failed ({exc})"
+    eta = design @ np.asarray(fit.params, dtype=float)
+    if not np.isfinite(eta).all():
+        return np.full(y.shape, np.nan), "the logistic responder model failed (non-finite coefficients)"
+    if (np.abs(eta) > SEPARATION_ETA).any() or any(issubclass(w.category, PerfectSeparationWarning) for w in caught):
+        return np.full(y.shape, np.nan), (
+            "the logistic responder model separates (some case-mix pattern has only responders or only "
+            "non-responders: no finite maximum-likelihood fit); leave out the term that separates"
+        )
+    if not fit.converged or any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        return np.full(y.shape, np.nan), "the logistic responder model did not converge"
+    p: np.ndarray = 1.0 / (1.0 + np.exp(-eta))
+    return p, None
 
 
 def _mixed_model_check(residual: np.ndarray, units: np.ndarray, tau2: float) -> list[str]:

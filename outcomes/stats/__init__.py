@@ -5,8 +5,8 @@ formula allows; no dataframe. Each function states its formula and reference.
 
 - :mod:`~outcomes.stats.effect_sizes`: SRM (d_z), d_av and g_av, d_s and Hedges' g,
   Glass's delta, Cliff's delta, Hedges' exact J;
-- :mod:`~outcomes.stats.intervals`: noncentral-t inversion, Wilson, the t-interval
-  of a mean, BCa bootstrap of a mean;
+- :mod:`~outcomes.stats.intervals`: noncentral-t inversion, Wilson, exact (Garwood)
+  Poisson, the t-interval of a mean, BCa bootstrap of a mean;
 - :mod:`~outcomes.stats.testing`: Welch's comparison, the Wilcoxon signed-rank test;
 - :mod:`~outcomes.stats.ancova`: the baseline-adjusted difference of two groups;
 - :mod:`~outcomes.stats.mixed`: a linear mixed model by REML (random intercept and slope);
@@ -49,6 +49,7 @@ from outcomes.stats.intervals import (
     bca_mean_intervals,
     mean_interval_stats,
     nct_interval,
+    poisson_interval,
     wilson_interval,
 )
 from outcomes.stats.mixed import MixedFit, mixed_fit
@@ -96,6 +97,7 @@ __all__ = [
     "overdispersed_normal_limits",
     "overdispersed_proportion_limits",
     "overdispersion",
+    "poisson_interval",
     "random_effects_anova",
     "rank_intervals",
     "srm",
