@@ -41,6 +41,7 @@ from outcomes.stats.funnel_limits import (
 )
 
 __all__ = [
+    "Adjustment",
     "EpisodeMetric",
     "FunnelResult",
     "Metric",
@@ -56,6 +57,7 @@ EpisodeMetric = Literal["responder_rate", "mean_improvement"]
 Metric = Literal[EpisodeMetric, "residual_mean"]
 """What a funnel's points are: the two above, or a benchmark's risk-adjusted residual mean."""
 Adjustment = Literal["none", "multiplicative", "additive"]
+"""How the limits allow for over-dispersion."""
 
 
 @dataclass(frozen=True, eq=False)
