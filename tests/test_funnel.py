@@ -252,3 +252,45 @@ def test_plot_labels_exactly_the_units_outside_the_first_level(kind: str, scored
         target = ax.lines[4]  # after the 2 levels x (lower, upper) limits
         assert target.get_label() == "as expected (0)"
         np.testing.assert_array_equal(target.get_ydata(), [0, 0])
+
+
+@pytest.mark.parametrize("kind", ["rates", "benchmark"])
+def test_funnel_table_lists_every_unit(kind: str, scored: BenchmarkResult) -> None:
+    from outcomes.present.tables import funnel_table
+
+    f = funnel(rate_changes(), unit="clinic_id") if kind == "rates" else benchmark_funnel(scored)
+    t = funnel_table(f)
+    assert t.header[:3] == (
+        ("Clinic", "Episodes", "Responders")
+        if kind == "rates"
+        else ("Therapist", "Episodes", "Observed − expected (points)")
+    )
+    assert t.header[3:] == ("Against the 95% limits", "Against the 99.8% limits")
+    units = sorted(f.units["unit"].to_list())
+    assert [r[0] for r in t.rows] == units  # every unit, sorted by unit
+    rows = {r[0]: r for r in t.rows}
+    for u in f.units.iter_rows(named=True):
+        row = rows[u["unit"]]
+        if u["suppressed"]:
+            assert row[2:] == ("–", "–", "–")  # no value, no position
+            assert row[1] == ("< 11" if u["n"] < 11 else str(u["n"]))
+            continue
+        assert row[1] == str(u["n"])
+        # the value as printed: percent with one decimal for rates, two decimals for observed - expected
+        assert float(row[2].rstrip("%")) == pytest.approx(u["value"] * (100 if kind == "rates" else 1), abs=0.051)
+        for name, flag in (("95%", u["outside_95"]), ("99.8%", u["outside_99_8"])):
+            side = "above" if u["value"] > f.target else "below"
+            assert row[3 if name == "95%" else 4] == (f"{side} {name}" if flag else "inside")
+    if kind == "benchmark":
+        assert rows["T20"][1] == "< 11"  # too few episodes
+        assert rows["T21"][1] == "12"  # enough episodes, too low a reliability: n shown, no value
+        assert any("did not score" in n for n in t.notes)
+    assert {r[3] for r in t.rows} >= {"inside", "above 95%", "below 95%"}  # every position occurs
+
+
+def test_funnel_table_takes_the_result() -> None:
+    from outcomes.present.tables import funnel_table
+
+    f = funnel(rate_changes(), unit="clinic_id")
+    with pytest.raises(TypeError, match="FunnelResult"):
+        funnel_table(f.units)  # type: ignore[arg-type]
