@@ -152,6 +152,9 @@ def test_benchmark_funnel_limits_and_flags_by_hand(scored: BenchmarkResult) -> N
         half = stats.norm.ppf(0.5 + level / 2) * np.sqrt(scored.sigma2 / n)
         assert shown[f"outside_{name}"].to_list() == (np.abs(r) > half).tolist()
     assert 0 < int(shown["outside_95"].sum()) < shown.height  # some in, some out: the check means something
+    # and they are the benchmark's own flags (docs/data-contract.md says so)
+    assert shown["outside_95"].to_list() == shown["outside_95_right"].to_list()
+    assert shown["outside_99_8"].to_list() == shown["outside_99_8_right"].to_list()
 
 
 def test_benchmark_funnel_overdispersion(scored: BenchmarkResult) -> None:

@@ -15,6 +15,13 @@ the units' z-scores, winsorised at ``trim`` each end, the factor ``phi`` and
 the limits ``target -+ z sqrt(phi) se``, or the DerSimonian-Laird ``tau2`` and
 ``target -+ z sqrt(se^2 + tau2)``; for rates these use the normal
 approximation ``se = sqrt(p (1 - p) / n)`` in place of the exact binomial limits.
+
+:func:`funnel_from_units` makes the limits, flags and over-dispersion from
+units already scored; :func:`funnel` uses it, and so does
+:func:`outcomes.analyses.benchmark_funnel` (module ``adjusted_funnels``) for
+a benchmark's risk-adjusted residual means (metric ``residual_mean``, target 0).
+:func:`outcomes.present.plots.plot_funnel` draws either kind and
+:func:`outcomes.present.tables.funnel_table` lists every unit beside it.
 """
 
 from __future__ import annotations
@@ -68,16 +75,20 @@ class FunnelResult:
     ----------
     units : polars.DataFrame
         ``unit`` (the unit column's name is kept in ``unit_column``), ``n``,
-        ``value``, ``suppressed`` (n below ``min_cell``: value empty), and one
-        ``outside_<level>`` flag per control level (null when suppressed).
+        ``value``, ``suppressed`` (n below ``min_cell``, or for
+        :func:`~outcomes.analyses.benchmark_funnel` a unit the benchmark did
+        not score: value empty, n kept), and one ``outside_<level>`` flag per
+        control level (null when suppressed).
     limits : polars.DataFrame
         ``n`` from 1 to the largest unit size and ``lower_<level>`` /
         ``upper_<level>`` per level, e.g. ``lower_95``, ``upper_99_8``.
     target : float
-        The overall value across all complete episodes.
+        The overall value across all complete episodes (0 for ``residual_mean``).
     sd : float
-        The overall SD of improvement (means only; NaN for rates).
-    metric, measure, unit_column : str
+        The overall SD of improvement (means only; NaN for rates); for
+        ``residual_mean``, ``sqrt(sigma2)`` of the benchmark.
+    metric : {"responder_rate", "mean_improvement", "residual_mean"}
+    measure, unit_column : str
     levels : tuple of float
     min_cell : int
         Units with fewer complete episodes are suppressed.
@@ -86,7 +97,8 @@ class FunnelResult:
         None for means or where the changes did not record it).
     phi : float
         Spiegelhalter's over-dispersion factor (mean squared winsorised
-        z-score over all units, suppressed ones included); NaN when
+        z-score over the units that have a value: in :func:`funnel` every
+        unit, suppressed ones included; in a benchmark funnel the scored ones); NaN when
         ``overdispersion`` is "none". The multiplicative limits use ``max(phi, 1)``.
     tau2 : float
         The DerSimonian-Laird between-unit variance on the funnel's scale
