@@ -536,7 +536,7 @@ def plot_funnel(
     """
     expect_result(result, FunnelResult, "plot_funnel", "funnel() or benchmark_funnel")
     info = _measure_info(result.measure, catalog)
-    ax = _axes(ax, (9.0, 5.0))
+    ax = _axes(ax, (7.5, 5.0))
     lim = result.limits
     n = lim["n"].to_numpy()
     pct = 100.0 if result.metric == "responder_rate" else 1.0
