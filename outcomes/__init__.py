@@ -13,7 +13,8 @@ The data flows one way through the subpackages, each a stage
 - :mod:`outcomes.aggregate`: per-group sufficient statistics (stage 3);
 - :mod:`outcomes.stats`: effect sizes, intervals and tests on arrays (stage 4);
 - :mod:`outcomes.analyses`: :func:`summarize`, :func:`compare`,
-  :func:`trajectories`, :func:`funnel` (stage 4, result tables);
+  :func:`trajectories`, :func:`funnel`, :func:`benchmark`,
+  :func:`benchmark_funnel` (stage 4, result tables);
 - :mod:`outcomes.audit`: :func:`documentation_check`;
 - :mod:`outcomes.synth`: synthetic data with known truth;
 - :mod:`outcomes.present`: charts, tables, the HTML report (stage 5).
@@ -28,6 +29,7 @@ from outcomes.analyses import (
     TrajectoryModel,
     TrajectoryResult,
     benchmark,
+    benchmark_funnel,
     compare,
     dropout_sensitivity,
     funnel,
@@ -51,6 +53,7 @@ __all__ = [
     "TrajectoryModel",
     "TrajectoryResult",
     "benchmark",
+    "benchmark_funnel",
     "compare",
     "documentation_check",
     "dropout_sensitivity",

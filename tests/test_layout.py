@@ -156,6 +156,7 @@ def test_the_public_api() -> None:
     expected = {
         "BenchmarkResult",
         "benchmark",
+        "benchmark_funnel",
         "ComparisonResult",
         "Dataset",
         "DatasetError",

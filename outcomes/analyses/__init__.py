@@ -6,6 +6,8 @@
 - :func:`trajectory_model` (``trajectory_models``): a mixed model of the measure over time
   (random intercept and slope per episode, REML);
 - :func:`funnel` (``funnels``): funnel-plot data for clinics or therapists;
+- :func:`benchmark_funnel` (``adjusted_funnels``): the funnel of a benchmark's risk-adjusted
+  residual means (observed - expected), target 0;
 - :func:`benchmark` (``benchmarks``): risk-adjusted, shrunken scores of therapists or clinics;
 - :func:`dropout_sensitivity` (``dropout``): complete-case and inverse-probability-weighted
   mean improvement side by side (missing discharge values);
@@ -14,6 +16,7 @@
   (``results``): what they return, a table with the settings that produced it.
 """
 
+from outcomes.analyses.adjusted_funnels import benchmark_funnel
 from outcomes.analyses.benchmarks import BENCHMARK_COLUMNS, DEFAULT_ADJUST, BenchmarkResult, benchmark
 from outcomes.analyses.comparison import COMPARISON_COLUMNS, compare
 from outcomes.analyses.dropout import DROPOUT_COLUMNS, dropout_sensitivity
@@ -40,6 +43,7 @@ __all__ = [
     "TrajectoryModel",
     "TrajectoryResult",
     "benchmark",
+    "benchmark_funnel",
     "check_min_cell",
     "compare",
     "dropout_sensitivity",

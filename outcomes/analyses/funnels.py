@@ -15,6 +15,13 @@ the units' z-scores, winsorised at ``trim`` each end, the factor ``phi`` and
 the limits ``target -+ z sqrt(phi) se``, or the DerSimonian-Laird ``tau2`` and
 ``target -+ z sqrt(se^2 + tau2)``; for rates these use the normal
 approximation ``se = sqrt(p (1 - p) / n)`` in place of the exact binomial limits.
+
+:func:`funnel_from_units` makes the limits, flags and over-dispersion from
+units already scored; :func:`funnel` uses it, and so does
+:func:`outcomes.analyses.benchmark_funnel` (module ``adjusted_funnels``) for
+a benchmark's risk-adjusted residual means (metric ``residual_mean``, target 0).
+:func:`outcomes.present.plots.plot_funnel` draws either kind and
+:func:`outcomes.present.tables.funnel_table` lists every unit beside it.
 """
 
 from __future__ import annotations
@@ -40,10 +47,24 @@ from outcomes.stats.funnel_limits import (
     overdispersion as overdispersion_of,
 )
 
-__all__ = ["FunnelResult", "funnel", "level_suffix", "unit_episodes"]
+__all__ = [
+    "Adjustment",
+    "EpisodeMetric",
+    "FunnelResult",
+    "Metric",
+    "check_overdispersion",
+    "funnel",
+    "funnel_from_units",
+    "level_suffix",
+    "unit_episodes",
+]
 
-Metric = Literal["responder_rate", "mean_improvement"]
+EpisodeMetric = Literal["responder_rate", "mean_improvement"]
+"""What :func:`funnel` computes per unit from the episodes."""
+Metric = Literal[EpisodeMetric, "residual_mean"]
+"""What a funnel's points are: the two above, or a benchmark's risk-adjusted residual mean."""
 Adjustment = Literal["none", "multiplicative", "additive"]
+"""How the limits allow for over-dispersion."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,16 +75,20 @@ class FunnelResult:
     ----------
     units : polars.DataFrame
         ``unit`` (the unit column's name is kept in ``unit_column``), ``n``,
-        ``value``, ``suppressed`` (n below ``min_cell``: value empty), and one
-        ``outside_<level>`` flag per control level (null when suppressed).
+        ``value``, ``suppressed`` (n below ``min_cell``, or for
+        :func:`~outcomes.analyses.benchmark_funnel` a unit the benchmark did
+        not score: value empty, n kept), and one ``outside_<level>`` flag per
+        control level (null when suppressed).
     limits : polars.DataFrame
         ``n`` from 1 to the largest unit size and ``lower_<level>`` /
         ``upper_<level>`` per level, e.g. ``lower_95``, ``upper_99_8``.
     target : float
-        The overall value across all complete episodes.
+        The overall value across all complete episodes (0 for ``residual_mean``).
     sd : float
-        The overall SD of improvement (means only; NaN for rates).
-    metric, measure, unit_column : str
+        The overall SD of improvement (means only; NaN for rates); for
+        ``residual_mean``, ``sqrt(sigma2)`` of the benchmark.
+    metric : {"responder_rate", "mean_improvement", "residual_mean"}
+    measure, unit_column : str
     levels : tuple of float
     min_cell : int
         Units with fewer complete episodes are suppressed.
@@ -72,7 +97,8 @@ class FunnelResult:
         None for means or where the changes did not record it).
     phi : float
         Spiegelhalter's over-dispersion factor (mean squared winsorised
-        z-score over all units, suppressed ones included); NaN when
+        z-score over the units that have a value: in :func:`funnel` every
+        unit, suppressed ones included; in a benchmark funnel the scored ones); NaN when
         ``overdispersion`` is "none". The multiplicative limits use ``max(phi, 1)``.
     tau2 : float
         The DerSimonian-Laird between-unit variance on the funnel's scale
@@ -87,7 +113,7 @@ class FunnelResult:
     limits: pl.DataFrame
     target: float
     sd: float
-    metric: str
+    metric: Metric
     measure: str
     unit_column: str
     levels: tuple[float, ...]
@@ -159,7 +185,7 @@ def funnel(
     unit: str = "therapist_id",
     measure: str = "nprs",
     side: str | None = None,
-    metric: Metric = "responder_rate",
+    metric: EpisodeMetric = "responder_rate",
     levels: Sequence[float] = (0.95, 0.998),
     min_cell: int = DEFAULT_MIN_CELL,
     overdispersion: Adjustment = "none",
@@ -207,8 +233,7 @@ def funnel(
         value = pl.col("improvement").mean()
     else:
         raise ValueError("metric must be 'responder_rate' or 'mean_improvement'")
-    if overdispersion not in ("none", "multiplicative", "additive"):
-        raise ValueError("overdispersion must be 'none', 'multiplicative' or 'additive'")
+    check_overdispersion(overdispersion)
     if data.height == 0:
         raise ValueError(f"no complete episodes with a {metric.replace('_', ' ')} for measure {measure!r}")
     target = float(data.select(value).item())
@@ -218,17 +243,68 @@ def funnel(
         data.group_by(unit)
         .agg(pl.len().cast(pl.Int64).alias("n"), value.alias("value"))
         .rename({unit: "unit"})
-        .sort("unit")
+        .with_columns((pl.col("n") < min_cell).alias("suppressed"))
+    )
+    return funnel_from_units(
+        units,
+        target=target,
+        sd=sd,
+        metric=metric,
+        measure=measure,
+        unit_column=unit,
+        levels=levels,
+        min_cell=min_cell,
+        overdispersion=overdispersion,
+        trim=trim,
+        responder_rule=rule,
+    )
+
+
+def check_overdispersion(overdispersion: str, /) -> None:
+    """Raise ValueError unless ``overdispersion`` is "none", "multiplicative" or "additive"."""
+    if overdispersion not in ("none", "multiplicative", "additive"):
+        raise ValueError("overdispersion must be 'none', 'multiplicative' or 'additive'")
+
+
+def funnel_from_units(
+    units: pl.DataFrame,
+    /,
+    *,
+    target: float,
+    sd: float,
+    metric: Metric,
+    measure: str,
+    unit_column: str,
+    levels: Sequence[float],
+    min_cell: int,
+    overdispersion: Adjustment = "none",
+    trim: float = 0.1,
+    responder_rule: str | None = None,
+) -> FunnelResult:
+    """The funnel of units already scored: limits, flags and over-dispersion around ``target``.
+
+    The one place where funnel limits and flags are made, for :func:`funnel` and
+    :func:`outcomes.analyses.benchmark_funnel`. ``units`` has one row per unit:
+    ``unit``, ``n``, ``value`` (empty where the unit has no score) and
+    ``suppressed``. Rates (``metric="responder_rate"``) get the exact binomial
+    limits, means (every other metric) ``target -+ z sd / sqrt(n)``; with
+    over-dispersion, ``phi`` and ``tau2`` come from the z-scores of the units
+    that have a value (suppressed ones included where they have one). The
+    suppressed units' values and flags are emptied; they keep their ``n``.
+    """
+    check_overdispersion(overdispersion)
+    units = units.select("unit", pl.col("n").cast(pl.Int64), pl.col("value").cast(pl.Float64), "suppressed").sort(
+        "unit"
     )
     max_n = int(units["n"].max())  # type: ignore[arg-type]
     grid = np.arange(1, max_n + 1, dtype=float)
     limit_cols: dict[str, np.ndarray] = {"n": grid.astype(np.int64)}
     n_units = units["n"].to_numpy().astype(float)
-    v_all = units["value"].to_numpy().astype(float)
+    v_all = units["value"].to_numpy().astype(float)  # null -> NaN: no z-score, never outside
     phi, tau2 = float("nan"), float("nan")
     if overdispersion != "none":
         var_null = target * (1 - target) if metric == "responder_rate" else sd**2
-        if not (np.isfinite(var_null) and var_null > 0) or units.height < 2:
+        if not (np.isfinite(var_null) and var_null > 0) or np.isfinite(v_all).sum() < 2:
             raise ValueError("over-dispersion needs at least two units and a spread under the null")
         se_units = np.sqrt(var_null / n_units)
         phi = overdispersion_of((v_all - target) / se_units, trim=trim).phi
@@ -252,11 +328,8 @@ def funnel(
         lo, hi = limits_at(grid, level)
         u_lo, u_hi = limits_at(n_units, level)
         limit_cols[f"lower_{name}"], limit_cols[f"upper_{name}"] = lo, hi
-        v = units["value"].to_numpy().astype(float)
-        flags[f"outside_{name}"] = (v < u_lo) | (v > u_hi)
-    units = units.with_columns(
-        *[pl.Series(k, f) for k, f in flags.items()], (pl.col("n") < min_cell).alias("suppressed")
-    ).with_columns(suppress(["value", *flags]))
+        flags[f"outside_{name}"] = (v_all < u_lo) | (v_all > u_hi)
+    units = units.with_columns(*[pl.Series(k, f) for k, f in flags.items()]).with_columns(suppress(["value", *flags]))
     units = units.select("unit", "n", "value", "suppressed", *flags)
     return FunnelResult(
         units=units,
@@ -265,10 +338,10 @@ def funnel(
         sd=sd,
         metric=metric,
         measure=measure,
-        unit_column=unit,
+        unit_column=unit_column,
         levels=tuple(levels),
         min_cell=min_cell,
-        responder_rule=rule,
+        responder_rule=responder_rule,
         phi=phi,
         tau2=tau2,
         overdispersion=overdispersion,

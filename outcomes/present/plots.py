@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
+from matplotlib.lines import Line2D
 
 from outcomes.analyses import (
     DEFAULT_MIN_CELL,
@@ -424,6 +425,92 @@ def plot_trajectories(
     return ax
 
 
+_REGION_COLOURS: tuple[str, ...] = (PALETTE[0], PALETTE[1], PALETTE[5], PALETTE[3], PALETTE[7])
+"""Funnel points: inside every limit, outside the first level only, outside the second, ..."""
+
+
+def _funnel_regions(levels: Sequence[float]) -> list[str]:
+    """Legend text of each region of a funnel, innermost first: inside, between two levels, outside the last."""
+    names = [level_text(level) for level in levels]
+    out = [f"inside the {names[0]} limits"]
+    for i, name in enumerate(names):
+        out.append(f"outside {name}, inside {names[i + 1]}" if i + 1 < len(names) else f"outside the {name} limits")
+    return out
+
+
+def _label_points(ax: Axes, labels: Sequence[str], x: np.ndarray, y: np.ndarray, others: np.ndarray) -> None:
+    """Write each label next to its point where it covers no label already written and no other point.
+
+    A simple greedy scheme in display space (after the figure's layout is run): offsets to the
+    upper right, lower right, upper left and lower left of the point, then further up and down
+    in steps of a text line; a label moved beyond the first ring gets a thin leader line. The
+    first offset that stays inside the axes and overlaps nothing wins; failing that, the first.
+    """
+    if not labels:
+        return
+    figure = ax.get_figure(root=True)
+    assert figure is not None
+    figure.draw_without_rendering()  # runs the layout, so that data map to their final pixels
+    ax.set_xlim(ax.get_xlim())
+    ax.set_ylim(ax.get_ylim())  # the view no longer moves: pixel positions computed here stay right
+    px = figure.dpi / 72.0  # pixels per point
+    frame = ax.get_window_extent()
+    marker = 3.5 * px  # half the side of the square a point's marker takes (s=36 is 6 points across)
+    points = ax.transData.transform(others) if len(others) else np.empty((0, 2))
+    placed: list[tuple[float, float, float, float]] = []
+
+    def free(box: tuple[float, float, float, float]) -> bool:
+        x0, y0, x1, y1 = box
+        if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed):
+            return False
+        near = (points[:, 0] + marker > x0) & (points[:, 0] - marker < x1)
+        return not bool(np.any(near & (points[:, 1] + marker > y0) & (points[:, 1] - marker < y1)))
+
+    def inside(box: tuple[float, float, float, float]) -> bool:
+        return bool(frame.x0 <= box[0] and box[2] <= frame.x1 and frame.y0 <= box[1] and box[3] <= frame.y1)
+
+    order = np.lexsort((y, x))
+    for i in order:
+        probe = ax.text(0, 0, labels[i], fontsize=8)
+        extent = probe.get_window_extent()
+        probe.remove()
+        w, h = extent.width / px + 1.0, extent.height / px  # in points
+        candidates = [
+            (dx, dy, ring)
+            for ring in range(8)
+            for dy in (2.0 + ring * (h + 1.0), -2.0 - h - ring * (h + 1.0))
+            for dx in (4.0, -4.0 - w)
+        ]
+        at = ax.transData.transform((x[i], y[i]))
+        choice = None
+        for want_inside in (True, False):
+            for dx, dy, ring in candidates:
+                box = (at[0] + dx * px, at[1] + dy * px, at[0] + (dx + w) * px, at[1] + (dy + h) * px)
+                if free(box) and (inside(box) or not want_inside):
+                    choice = (dx, dy, ring, box)
+                    break
+            if choice is not None:
+                break
+        if choice is None:
+            dx, dy, ring = candidates[0]
+            box = (at[0] + dx * px, at[1] + dy * px, at[0] + (dx + w) * px, at[1] + (dy + h) * px)
+            choice = (dx, dy, ring, box)
+        dx, dy, ring, box = choice
+        placed.append(box)
+        leader = {"arrowstyle": "-", "lw": 0.5, "color": _GREY, "shrinkA": 0, "shrinkB": 3} if ring else None
+        text = ax.annotate(
+            labels[i],
+            (x[i], y[i]),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            fontsize=8,
+            ha="left",
+            va="bottom",
+            arrowprops=leader,
+        )
+        text.set_in_layout(False)  # a label never moves the axes
+
+
 def plot_funnel(
     result: FunnelResult,
     /,
@@ -435,39 +522,79 @@ def plot_funnel(
 ) -> Axes:
     """Funnel plot: each unit's value against its number of episodes, with control limits.
 
+    ``result`` is the :class:`~outcomes.analyses.FunnelResult` of
+    :func:`outcomes.funnel` or :func:`outcomes.benchmark_funnel` (metric
+    ``residual_mean``: observed - expected, target line at 0).
+
     Dashed lines: the first control level (95% by default); dotted: the
-    second (99.8%). Units outside the outer limits are labelled. Suppressed
-    units are not drawn.
+    second (99.8%). A point's colour says which limits it falls outside
+    (the legend names them); every unit outside the first (innermost) level
+    is labelled with its id, labels moved apart where points are close.
+    Suppressed units are not drawn; the title says how many. For means the
+    vertical axis shows the limits from the smallest unit drawn (below it
+    they run off the chart).
     """
+    expect_result(result, FunnelResult, "plot_funnel", "funnel() or benchmark_funnel")
     info = _measure_info(result.measure, catalog)
     ax = _axes(ax, (7.5, 5.0))
     lim = result.limits
     n = lim["n"].to_numpy()
     pct = 100.0 if result.metric == "responder_rate" else 1.0
+    adjusted = result.metric == "residual_mean"
     styles = ["--", ":"]
     for i, level in enumerate(result.levels):
         name = level_suffix(level)
         ls = styles[i % 2]
-        ax.plot(n, lim[f"lower_{name}"].to_numpy() * pct, color=_GREY, ls=ls, lw=1, label=f"{level * 100:g}% limits")
+        ax.plot(n, lim[f"lower_{name}"].to_numpy() * pct, color=_GREY, ls=ls, lw=1, label=f"{level_text(level)} limits")
         ax.plot(n, lim[f"upper_{name}"].to_numpy() * pct, color=_GREY, ls=ls, lw=1)
-    ax.axhline(result.target * pct, color="black", lw=1, label=f"overall {result.target * pct:.1f}")
+    target_label = "as expected (0)" if adjusted else f"overall {result.target * pct:.1f}"
+    ax.axhline(result.target * pct, color="black", lw=1, label=target_label)
     shown = result.units.filter(~pl.col("suppressed"))
-    outer = f"outside_{level_suffix(result.levels[-1])}"
-    colours = [PALETTE[5] if flag else PALETTE[0] for flag in shown[outer].to_list()]
-    ax.scatter(shown["n"].to_numpy(), shown["value"].to_numpy() * pct, c=colours, s=36, zorder=3)
-    if label_outliers:
-        for unit, n_u, v, flag in shown.select("unit", "n", "value", outer).iter_rows():
-            if flag:
-                ax.annotate(str(unit), (n_u, v * pct), xytext=(4, 4), textcoords="offset points", fontsize=8)
-    what = "responders (%)" if result.metric == "responder_rate" else f"mean improvement ({info.get('unit') or ''})"
+    flags = [f"outside_{level_suffix(level)}" for level in result.levels]
+    outside = shown.select(flags).to_numpy().astype(bool) if flags else np.zeros((shown.height, 0), dtype=bool)
+    # region: 0 inside every limit, k outside the k-th level (levels innermost first)
+    region = np.max(np.where(outside, np.arange(1, len(flags) + 1), 0), axis=1, initial=0)
+    palette = [_REGION_COLOURS[min(k, len(_REGION_COLOURS) - 1)] for k in range(len(flags) + 1)]
+    x = shown["n"].to_numpy().astype(float)
+    y = shown["value"].to_numpy().astype(float) * pct
+    ax.scatter(x, y, c=[palette[k] for k in region], s=36, zorder=3)
+    handles, texts = ax.get_legend_handles_labels()
+    for colour, text in zip(palette, _funnel_regions(result.levels), strict=True):
+        handles.append(Line2D([], [], ls="", marker="o", ms=6, color=colour))
+        texts.append(text)
+    unit_text = info.get("unit") or ""
+    if result.metric == "responder_rate":
+        what = "responders (%)"
+    elif adjusted:
+        what = f"observed - expected ({unit_text})"
+    else:
+        what = f"mean improvement ({unit_text})"
     ax.set_ylabel(f"{info['label']}: {what}")
-    ax.set_xlabel(f"Complete episodes per {result.unit_column.removesuffix('_id')}")
-    ax.legend(fontsize=8, frameon=False, loc="best")
-    hidden = result.units.height - shown.height
-    note = f"; {hidden} with too few episodes not shown" if hidden else ""
     what_unit = result.unit_column.removesuffix("_id")
-    _title(ax, title or f"{info['label']}: {shown.height} {what_unit}s compared{note}")
+    ax.set_xlabel(f"Complete episodes per {what_unit}")
+    # beside the axes: inside, it would hide points or labels
+    ax.legend(handles, texts, fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    hidden = result.units.height - shown.height
+    if adjusted:
+        note = f"; {hidden} the benchmark did not score are not shown" if hidden else ""
+        default = f"{info['label']}, adjusted for case mix: {shown.height} {what_unit}s compared{note}"
+    else:
+        note = f"; {hidden} with too few episodes not shown" if hidden else ""
+        default = f"{info['label']}: {shown.height} {what_unit}s compared{note}"
+    _title(ax, title or default)
     ax.set_xlim(0, float(n.max()) * 1.05)
+    if result.metric != "responder_rate" and shown.height and result.levels:
+        # means: the limits grow without bound as n falls; show them from the smallest unit drawn
+        at = lim.filter(pl.col("n") == int(x.min()))
+        outer = level_suffix(result.levels[-1])
+        low = min(float(np.nanmin(y)), float(at[f"lower_{outer}"].item()), result.target)
+        high = max(float(np.nanmax(y)), float(at[f"upper_{outer}"].item()), result.target)
+        pad = 0.08 * (high - low) if high > low else 1.0
+        ax.set_ylim(low - pad, high + pad)
+    if label_outliers and flags:
+        first = outside[:, 0]
+        names = [str(u) for u, keep in zip(shown["unit"].to_list(), first, strict=True) if keep]
+        _label_points(ax, names, x[first], y[first], np.column_stack([x, y]))
     return ax
 
 

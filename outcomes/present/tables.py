@@ -6,7 +6,11 @@ instead of every statistic, so small cells cannot be read or derived.
 Identifiers of patients or episodes never appear in these tables.
 
 Each function returns an :class:`HtmlTable`, which notebooks display as HTML
-and which prints as plain text elsewhere.
+and which prints as plain text elsewhere. :func:`funnel_table` lists every
+unit of a funnel (:func:`outcomes.funnel` or :func:`outcomes.benchmark_funnel`)
+to sit beside its chart: the unit's id (a clinic or therapist, never a
+patient), its episodes, its value and where it falls against each control
+level.
 """
 
 from __future__ import annotations
@@ -18,13 +22,23 @@ from typing import Any
 
 import polars as pl
 
-from outcomes.analyses import ComparisonResult, DropoutResult, SummaryResult, TrajectoryModel, level_text
+from outcomes.analyses import (
+    ComparisonResult,
+    DropoutResult,
+    FunnelResult,
+    SummaryResult,
+    TrajectoryModel,
+    level_suffix,
+    level_text,
+)
+from outcomes.ingest import builtin_catalog
 
 __all__ = [
     "HtmlTable",
     "comparison_table",
     "dropout_table",
     "expect_result",
+    "funnel_table",
     "html_table",
     "key_figures_table",
     "measures_table",
@@ -428,6 +442,127 @@ def measures_table(
         f"complete episodes: not shown (< {min_cell}).",
     )
     return HtmlTable(tuple(header), tuple(out_rows), caption, notes)
+
+
+def funnel_table(
+    result: FunnelResult, /, *, catalog: pl.DataFrame | None = None, caption: str | None = None
+) -> HtmlTable:
+    """Every unit of a funnel, sorted by unit, for the table beside :func:`~outcomes.present.plots.plot_funnel`.
+
+    ``result`` is the :class:`~outcomes.analyses.FunnelResult` of
+    :func:`outcomes.funnel` or :func:`outcomes.benchmark_funnel`. Columns:
+    the unit, its complete episodes, its value (responders in percent, a mean
+    improvement or observed - expected in the measure's units) and, per
+    control level, its position: ``inside``, ``above 95%``, ``below 99.8%``,
+    ... (read from the result's ``outside_<level>`` flags, above or below
+    the target). A suppressed unit shows ``< min_cell`` for fewer than
+    ``min_cell`` episodes (its n otherwise: a benchmark unit whose
+    reliability was too low to score) and no value or position. The catalog
+    (default: the built-in one) gives the measure's name and unit.
+
+    Examples
+    --------
+    >>> from outcomes import funnel
+    >>> changes = pl.DataFrame({
+    ...     "clinic_id": ["A"] * 40 + ["B"] * 60 + ["C"] * 5,
+    ...     "responder": [True] * 36 + [False] * 4 + [True] * 30 + [False] * 30 + [True] * 5,
+    ...     "improvement": 1.0, "measure": "nprs", "status": "complete",
+    ... }).with_columns(side=pl.lit(None, dtype=pl.String))
+    >>> t = funnel_table(funnel(changes, unit="clinic_id"))
+    >>> t.header
+    ('Clinic', 'Episodes', 'Responders', 'Against the 95% limits', 'Against the 99.8% limits')
+    >>> for row in t.rows:
+    ...     print(row)
+    ('A', '40', '90.0%', 'above 95%', 'above 99.8%')
+    ('B', '60', '50.0%', 'below 95%', 'inside')
+    ('C', '< 11', '–', '–', '–')
+    """
+    expect_result(result, FunnelResult, "funnel_table", "funnel() or benchmark_funnel")
+    cat = catalog if catalog is not None else builtin_catalog()
+    found = cat.filter(pl.col("code") == result.measure)
+    info: dict[str, Any] = found.row(0, named=True) if found.height else {"label": result.measure, "unit": ""}
+    unit = info.get("unit") or ""
+    adjusted = result.metric == "residual_mean"
+    if result.metric == "responder_rate":
+        what, value_header = "responders", "Responders"
+
+        def value_text(x: Any) -> str:
+            return _pct(x, 1)
+
+    elif adjusted:
+        what, value_header = "observed − expected", f"Observed − expected ({unit})"
+
+        def value_text(x: Any) -> str:
+            return _num(x, 2)
+
+    else:
+        what, value_header = "mean improvement", f"Mean improvement ({unit})"
+
+        def value_text(x: Any) -> str:
+            return _num(x, 1)
+
+    levels = [(level_text(level), f"outside_{level_suffix(level)}") for level in result.levels]
+    header = (
+        _column_header(result.unit_column),
+        "Episodes",
+        value_header,
+        *[f"Against the {name} limits" for name, _ in levels],
+    )
+    min_cell = result.min_cell
+    out_rows = []
+    for r in result.units.sort("unit").iter_rows(named=True):
+        cells = [_label(r["unit"]) if r["unit"] is None else str(r["unit"])]
+        if r["suppressed"]:
+            cells.append(f"< {min_cell}" if r["n"] < min_cell else str(r["n"]))
+            cells += [DASH] * (1 + len(levels))
+        else:
+            cells += [str(r["n"]), value_text(r["value"])]
+            for name, flag in levels:
+                if r[flag] is None:
+                    cells.append(DASH)
+                elif r[flag]:
+                    cells.append(f"{'above' if r['value'] > result.target else 'below'} {name}")
+                else:
+                    cells.append("inside")
+        out_rows.append(tuple(cells))
+    pct = 100.0 if result.metric == "responder_rate" else 1.0
+    if adjusted:
+        centre = (
+            "Observed − expected: the mean, over a unit's complete episodes, of each episode's improvement minus "
+            "the improvement expected for its case mix (the benchmark's risk model); 0 is as expected, positive "
+            "is better."
+        )
+    elif result.metric == "responder_rate":
+        thresholds = responder_thresholds(info, result.responder_rule) if found.height else ""
+        reached = f" (an improvement of at least {thresholds})" if thresholds else ""
+        centre = f"Responders: share of complete episodes that reached the MCID{reached}."
+        centre += f" Overall: {result.target * pct:.1f}%."
+    else:
+        centre = f"Mean improvement, signed so that positive is better. Overall: {_num(result.target, 1)} {unit}."
+    names = [name for name, _ in levels]
+    chance = {"95%": "about 1 unit in 20", "99.8%": "about 1 in 500"}
+    by_chance = "; ".join(f"outside {n}: {chance[n]}" for n in names if n in chance)
+    position = "Position: inside the control limits at the unit's own number of episodes, or above or below them."
+    if result.overdispersion == "multiplicative":
+        position += (
+            " The limits are widened for the spread between units beyond chance (over-dispersion, multiplicative,"
+            f" phi = {result.phi:.2f}): outside them is unusual even allowing for that spread."
+        )
+    elif result.overdispersion == "additive":
+        position += (
+            " The limits are widened for the spread between units beyond chance (over-dispersion, additive,"
+            f" tau2 = {result.tau2:.3g}): outside them is unusual even allowing for that spread."
+        )
+    elif by_chance:
+        position += f" Expected by chance alone: {by_chance}."
+    notes = [centre, position]
+    small = f"Units with fewer than {min_cell} complete episodes show < {min_cell} and no value."
+    if adjusted:
+        small += " Units the benchmark did not score (too few episodes or too low a reliability) show no value."
+    notes.append(small + " They are not drawn on the chart.")
+    label = info.get("label") or result.measure
+    default = f"{label}: {what} by {_column_header(result.unit_column).lower()}"
+    return HtmlTable(header, tuple(out_rows), caption or default, tuple(notes))
 
 
 def key_figures_table(figures: dict[str, str], /, *, caption: str = "") -> HtmlTable:
