@@ -19,7 +19,8 @@ report: $(STAMP)
 # Re-execute the notebooks in place (their stored outputs are what nbval compares).
 notebooks: $(STAMP)
 	cd notebooks && ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-		01_clinic_overview.ipynb 02_effect_sizes.ipynb 03_range_of_motion.ipynb 04_data_quality.ipynb
+		01_clinic_overview.ipynb 02_effect_sizes.ipynb 03_range_of_motion.ipynb 04_data_quality.ipynb \
+		05_benchmarking.ipynb
 
 # Regenerate the bundled demo dataset (2,000 episodes, seed 2026).
 demo-data: $(STAMP)

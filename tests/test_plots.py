@@ -178,3 +178,37 @@ def test_trajectories_with_the_mixed_model_curve(data: dict) -> None:  # type: i
             trajectories(data["ds"], by="technique", measure="vas"),
             model=model,
         )
+
+
+def test_plot_rankings_joins_each_units_raw_and_adjusted_rank() -> None:
+    from outcomes import benchmark
+    from outcomes.present.plots import plot_rankings
+
+    rng = np.random.default_rng(3)
+    units = np.repeat(["A", "B", "C", "D"], 60)
+    chronic = rng.random(units.size) < np.where(units == "B", 0.95, 0.2)
+    changes = pl.DataFrame(
+        {
+            "therapist_id": units,
+            "chronicity": np.where(chronic, "chronic", "acute"),
+            "baseline": rng.normal(6, 1, units.size),
+            "improvement": 2 - 2.0 * chronic + rng.normal(0, 1, units.size),
+            "measure": "nprs",
+            "status": "complete",
+        }
+    ).with_columns(side=pl.lit(None, dtype=pl.String))
+    b = benchmark(changes, adjust_for=("baseline", "chronicity"), min_reliability=0)
+    ax = plot_rankings(b)
+    t = b.table
+    # independent ranks: numpy argsort of the raw means and of the shrunken scores (1 = best)
+    raw_rank = {u: i + 1 for i, u in enumerate(np.array(t["therapist_id"])[np.argsort(-t["observed_mean"].to_numpy())])}
+    adj_rank = {
+        u: i + 1 for i, u in enumerate(np.array(t["therapist_id"])[np.argsort(-t["shrunken_residual"].to_numpy())])
+    }
+    lines = {(tuple(line.get_xdata()), tuple(line.get_ydata())) for line in ax.get_lines()}
+    assert lines == {((0, 1), (raw_rank[u], adj_rank[u])) for u in raw_rank}
+    assert raw_rank["B"] == 4  # mostly chronic: last on raw means
+    assert adj_rank["B"] < 4  # not last once case mix is taken out
+    import matplotlib.pyplot as plt
+
+    plt.close(ax.figure)

@@ -30,12 +30,25 @@ def test_report_on_the_demo_data(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["report", "--out", str(out)]) == 0
     progress = capsys.readouterr().out
     for i, name in enumerate(NOTEBOOKS, start=1):
-        assert f"[{i}/4] {name} done" in progress
+        assert f"[{i}/{len(NOTEBOOKS)}] {name} done" in progress
     page = out.read_text()
     assert "<h1>Outcomes report: demo_data</h1>" in page
     assert "Episodes starting January 2025 to December 2025. 2,000 episodes of care" in page
-    for heading in ("Clinic overview", "Effect sizes by condition and technique", "Range of motion", "Data quality"):
+    for heading in (
+        "Clinic overview",
+        "Effect sizes by condition and technique",
+        "Range of motion",
+        "Therapists and clinics, fairly compared",
+        "Data quality",
+    ):
         assert f">{heading}" in page
+    # benchmarking: scorecards name the units; a unit the benchmark did not score shows no number at all
+    rows = re.findall(r"<tr><td>(T\d\d|C\d\d)</td>(.*?)</tr>", page)
+    unscored = [cells for _, cells in rows if "not scored" in cells]
+    assert unscored, "the demo has therapists below the reliability threshold"
+    for cells in unscored:
+        values = re.findall(r"<td>(.*?)</td>", cells)
+        assert all(v == "–" for v in values[1:-1]), values  # episodes, then dashes, then the reason
     images = _embedded_images(page)
     assert len(images) >= 15
     assert all(img.startswith(b"\x89PNG") for img in images)

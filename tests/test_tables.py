@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -72,3 +73,47 @@ def test_rounding_to_zero_drops_the_sign() -> None:
     assert _num(-0.04) == "0.0"
     assert _num(-0.05, 2) == "-0.05"
     assert _num(None) == "–"
+
+
+def _bench_changes() -> pl.DataFrame:
+    rng = np.random.default_rng(7)
+    units = np.repeat(["A", "B", "C", "D", "E"], [80, 70, 90, 60, 5])
+    chronic = rng.random(units.size) < np.where(units == "B", 0.9, 0.3)
+    improvement = 2 + 0.8 * (units == "A") - 1.5 * chronic + rng.normal(0, 1, units.size)
+    return pl.DataFrame(
+        {
+            "therapist_id": units,
+            "chronicity": np.where(chronic, "chronic", "acute"),
+            "baseline": rng.normal(6, 1, units.size),
+            "improvement": improvement,
+            "measure": "nprs",
+            "status": "complete",
+        }
+    ).with_columns(side=pl.lit(None, dtype=pl.String))
+
+
+def test_scorecard_table_lists_scored_units_by_shrunken_score_and_hides_the_rest() -> None:
+    from scipy import stats
+
+    from outcomes import benchmark
+    from outcomes.present.tables import scorecard_table
+
+    b = benchmark(_bench_changes(), adjust_for=("baseline", "chronicity"), min_reliability=0)
+    card = scorecard_table(b)
+    scored = b.table.filter(~pl.col("suppressed"))
+    # order: scored units by shrunken score, best first, then the unscored
+    expected_order = scored.sort("shrunken_residual", descending=True)["therapist_id"].to_list()
+    assert [r[0] for r in card.rows][: scored.height] == expected_order
+    row = dict(zip(card.header, card.rows[0], strict=True))
+    top = scored.sort("shrunken_residual", descending=True).row(0, named=True)
+    z = stats.norm.ppf(0.975)  # the shrunken interval: estimate -+ z sd (normal, plug-in)
+    lo, hi = top["shrunken_residual"] - z * top["shrunken_sd"], top["shrunken_residual"] + z * top["shrunken_sd"]
+    assert row["Shrunken score (95% interval)"] == f"{top['shrunken_residual']:.2f} ({lo:.2f} to {hi:.2f})"
+    assert row["Episodes"] == str(top["n"])
+    e = dict(zip(card.header, card.rows[-1], strict=True))
+    assert e["Therapist"] == "E"
+    assert e["Episodes"] == "< 11"  # 5 episodes: a small cell, not its count
+    assert e["Status"] == "not scored: fewer than 11 complete episodes"
+    assert all(v == "–" for k, v in e.items() if k not in ("Therapist", "Episodes", "Status"))
+    with pytest.raises(TypeError, match="scorecard_table takes the BenchmarkResult"):
+        scorecard_table(b.table)  # type: ignore[arg-type]

@@ -138,6 +138,8 @@ class BenchmarkResult(TableResult):
         Terms left out and why, the mixed-model cross-check of tau2, and why
         the adjusted responder rates are empty or which episodes they leave
         out.
+    min_cell : int
+        The small-cell threshold: tables show fewer episodes as ``< min_cell``.
     """
 
     unit: str
@@ -153,6 +155,7 @@ class BenchmarkResult(TableResult):
     responder_rule: str | None
     overall_responder_rate: float
     notes: tuple[str, ...]
+    min_cell: int = DEFAULT_MIN_CELL
 
 
 def _design(rows: pl.DataFrame, terms: Sequence[str]) -> tuple[np.ndarray, list[str], list[str]]:
@@ -360,7 +363,7 @@ def benchmark(
     reason = [
         f"fewer than {min_n} complete episodes"
         if s
-        else (f"reliability {r:.2f} below {min_reliability:g}" if u else None)
+        else (f"reliability {np.floor(r * 100) / 100:.2f} below {min_reliability:g}" if u else None)
         for s, u, r in zip(small, unreliable, anova.reliability, strict=True)
     ]
     table = per.select(
@@ -406,6 +409,7 @@ def benchmark(
         responder_rule=rule,
         overall_responder_rate=overall_rate,
         notes=tuple(notes),
+        min_cell=min_cell,
     )
 
 

@@ -25,6 +25,7 @@ from matplotlib.lines import Line2D
 
 from outcomes.analyses import (
     DEFAULT_MIN_CELL,
+    BenchmarkResult,
     FunnelResult,
     SummaryResult,
     TrajectoryModel,
@@ -41,6 +42,7 @@ __all__ = [
     "plot_forest",
     "plot_funnel",
     "plot_paired_slopes",
+    "plot_rankings",
     "plot_responder_rates",
     "plot_rom_vs_normal",
     "plot_trajectories",
@@ -640,4 +642,51 @@ def plot_rom_vs_normal(
     _title(ax, title or f"Range of motion against normal values ({total} episode x joint x side measurements)")
     ax.grid(axis="x", color="#eeeeee", lw=0.6)
     ax.set_axisbelow(True)
+    return ax
+
+
+def plot_rankings(result: BenchmarkResult, /, *, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Raw against risk-adjusted ranking of the scored units of a benchmark, side by side.
+
+    Left: units ranked by their patients' mean improvement (raw); right: by the
+    shrunken observed - expected score (:func:`outcomes.benchmark`). A line
+    joins each unit's two ranks: green where adjustment moved it up two places
+    or more, vermillion down two or more, grey otherwise. Units the benchmark
+    did not score are left out (the note counts them).
+    """
+    expect_result(result, BenchmarkResult, "plot_rankings", "benchmark")
+    scored = result.table.filter(~pl.col("suppressed"))
+    ax = _axes(ax, (6.5, max(2.5, 0.32 * scored.height + 1.4)))
+    unit = result.unit
+    raw = scored.sort(["observed_mean", unit], descending=[True, False]).with_row_index("raw_rank", offset=1)
+    ranked = raw.sort(["shrunken_residual", unit], descending=[True, False]).with_row_index("adj_rank", offset=1)
+    moved_up = moved_down = 0
+    for name, r_raw, r_adj in ranked.select(unit, "raw_rank", "adj_rank").iter_rows():
+        shift = int(r_raw) - int(r_adj)
+        colour = PALETTE[2] if shift >= 2 else (PALETTE[5] if shift <= -2 else _GREY)
+        moved_up += shift >= 2
+        moved_down += shift <= -2
+        ax.plot([0, 1], [r_raw, r_adj], color=colour, lw=2 if colour != _GREY else 1, marker="o", ms=4)
+        ax.annotate(str(name), (0, r_raw), xytext=(-6, 0), textcoords="offset points", ha="right", va="center",
+                    fontsize=8)  # fmt: skip
+        ax.annotate(str(name), (1, r_adj), xytext=(6, 0), textcoords="offset points", ha="left", va="center",
+                    fontsize=8)  # fmt: skip
+    n = max(scored.height, 1)
+    ax.set_ylim(n + 0.6, 0.4)
+    ax.set_xlim(-0.45, 1.45)
+    ax.set_xticks([0, 1], ["Raw mean improvement", "Risk-adjusted, shrunken"])
+    ax.set_yticks(range(1, n + 1))
+    ax.set_ylabel("Rank (1 = best)")
+    for side in ("top", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    who = result.unit.removesuffix("_id")
+    hidden = result.table.height - scored.height
+    note = f"; {hidden} not scored" if hidden else ""
+    info = _measure_info(result.measure, None)
+    ax.set_title(
+        title
+        or f"{info['label']}: {who} ranks before and after adjustment\n"
+        f"{scored.height} scored{note}; {moved_up} moved up and {moved_down} down two places or more",
+        fontsize=10,
+    )
     return ax

@@ -23,7 +23,13 @@ from outcomes.synth import demo_dataset_path
 
 __all__ = ["NOTEBOOKS", "ReportError", "build_report", "notebooks_dir"]
 
-NOTEBOOKS: tuple[str, ...] = ("01_clinic_overview", "02_effect_sizes", "03_range_of_motion", "04_data_quality")
+NOTEBOOKS: tuple[str, ...] = (
+    "01_clinic_overview",
+    "02_effect_sizes",
+    "03_range_of_motion",
+    "05_benchmarking",
+    "04_data_quality",
+)
 """The notebooks of the report, in order."""
 
 _CSS = """

@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from outcomes.analyses import (
+    BenchmarkResult,
     ComparisonResult,
     DropoutResult,
     FunnelResult,
@@ -43,6 +44,7 @@ __all__ = [
     "key_figures_table",
     "measures_table",
     "responder_thresholds",
+    "scorecard_table",
     "summary_table",
     "trajectory_model_table",
 ]
@@ -563,6 +565,108 @@ def funnel_table(
     label = info.get("label") or result.measure
     default = f"{label}: {what} by {_column_header(result.unit_column).lower()}"
     return HtmlTable(header, tuple(out_rows), caption or default, tuple(notes))
+
+
+def scorecard_table(
+    result: BenchmarkResult, /, *, catalog: pl.DataFrame | None = None, caption: str | None = None
+) -> HtmlTable:
+    """A scorecard of the units of a benchmark (:func:`outcomes.benchmark`), best shrunken score first.
+
+    One row per unit, named by its id (a clinic or therapist, never a
+    patient): complete episodes, observed and expected mean improvement,
+    observed - expected with its interval, the shrunken score (empirical
+    Bayes) with its interval, the reliability, the rank with its interval
+    and, where the measure has a responder threshold, the risk-adjusted
+    responder rate. Units the benchmark did not score come last with a dash
+    for every number and the reason; one with fewer than ``min_cell``
+    episodes shows ``< min_cell``, not its count.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from outcomes import benchmark
+    >>> rng = np.random.default_rng(1)
+    >>> units = np.repeat(["A", "B", "C", "D"], [60, 60, 60, 6])
+    >>> changes = pl.DataFrame({
+    ...     "therapist_id": units, "baseline": rng.normal(6, 1, units.size),
+    ...     "improvement": rng.normal(2, 1, units.size) + (units == "A"),
+    ...     "measure": "nprs", "status": "complete",
+    ... }).with_columns(side=pl.lit(None, dtype=pl.String))
+    >>> card = scorecard_table(benchmark(changes, adjust_for=("baseline",), min_reliability=0))
+    >>> [row[0] for row in card.rows], card.rows[-1][1], card.rows[-1][-1]
+    (['A', 'C', 'B', 'D'], '< 11', 'not scored: fewer than 11 complete episodes')
+    """
+    expect_result(result, BenchmarkResult, "scorecard_table", "benchmark")
+    cat = catalog if catalog is not None else builtin_catalog()
+    found = cat.filter(pl.col("code") == result.measure)
+    info: dict[str, Any] = found.row(0, named=True) if found.height else {"label": result.measure, "unit": ""}
+    unit = info.get("unit") or ""
+    level = level_text(result.confidence_level)
+    from scipy import stats
+
+    z = float(stats.norm.ppf(0.5 + result.confidence_level / 2))
+    t = result.table
+    has_responders = "adjusted_responder_rate" in t.columns and t["adjusted_responder_rate"].null_count() < t.height
+    header = [
+        _column_header(result.unit),
+        "Episodes",
+        f"Observed ({unit})".replace(" ()", ""),
+        "Expected",
+        f"Observed − expected ({level} CI)",
+        f"Shrunken score ({level} interval)",
+        "Reliability",
+        f"Rank ({level} interval)",
+    ]
+    if has_responders:
+        header.append(f"Adjusted responder rate ({level} CI)")
+    header.append("Status")
+    rows = []
+    for r in t.iter_rows(named=True):
+        cells = [str(r[result.unit])]
+        if r["suppressed"]:
+            cells.append(f"< {result.min_cell}" if r["n"] < result.min_cell else str(r["n"]))
+            cells += [DASH] * (len(header) - 3)
+            cells.append(f"not scored: {r['reason']}")
+        else:
+            shrunk, sd = r["shrunken_residual"], r["shrunken_sd"]
+            cells += [
+                str(r["n"]),
+                _num(r["observed_mean"], 2),
+                _num(r["expected_mean"], 2),
+                _ci(r["residual_mean"], r["residual_ci_low"], r["residual_ci_high"], lambda x: _num(x, 2)),
+                _ci(shrunk, shrunk - z * sd, shrunk + z * sd, lambda x: _num(x, 2)),
+                _num(r["reliability"], 2),
+                f"{r['rank']:.0f} ({r['rank_ci_low']:.0f} to {r['rank_ci_high']:.0f})",
+            ]
+            if has_responders:
+                cells.append(
+                    _ci(r["adjusted_responder_rate"], r["adjusted_responder_ci_low"], r["adjusted_responder_ci_high"],
+                        lambda x: _pct(x, 0))
+                )  # fmt: skip
+            cells.append("above expected" if r["outside_95"] and r["residual_mean"] > 0 else (
+                "below expected" if r["outside_95"] else "as expected"))  # fmt: skip
+        rows.append(tuple(cells))
+    who = _column_header(result.unit).lower()
+    notes = [
+        f"Observed − expected: a {who}'s mean improvement minus the mean its patients were expected to reach given "
+        f"their case mix ({', '.join(result.terms) or 'no terms'}); 0 is as expected, positive is better. "
+        "The shrunken score pulls each toward 0 by its reliability, so that small caseloads do not top or tail the "
+        "list by chance.",
+        f"Status: above or below expected when observed − expected lies outside the 95% funnel limits; units with "
+        f"fewer than {result.min_n} complete episodes or a reliability below {result.min_reliability:g} are not "
+        "scored.",
+    ]
+    if has_responders:
+        notes.append(
+            "Adjusted responder rate: the unit's responders over those expected for its case mix (a logistic model), "
+            "times the network's rate."
+        )
+    return HtmlTable(
+        tuple(header),
+        tuple(rows),
+        caption if caption is not None else f"{info['label']}: {who}s against expectation",
+        tuple(notes),
+    )
 
 
 def key_figures_table(figures: dict[str, str], /, *, caption: str = "") -> HtmlTable:
