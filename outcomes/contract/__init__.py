@@ -8,7 +8,7 @@ the thresholds, codes and billing rules. The measure catalog
 """
 
 from outcomes.contract.billing import billing_rules, eight_minute_units, expected_timed_units, timed_codes
-from outcomes.contract.reading import ReadingRules, reading_rules
+from outcomes.contract.reading import ReadingRules, boolean_value, reading_rules
 from outcomes.contract.schema import ROW, TABLES, ColumnSpec, TableSchema, load_table_schema, schemas_dir
 from outcomes.contract.vocabularies import vocabulary, vocabulary_label
 
@@ -19,6 +19,7 @@ __all__ = [
     "ReadingRules",
     "TableSchema",
     "billing_rules",
+    "boolean_value",
     "eight_minute_units",
     "expected_timed_units",
     "load_table_schema",

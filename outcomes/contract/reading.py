@@ -18,9 +18,11 @@ import json
 from dataclasses import dataclass
 from functools import cache
 
+import polars as pl
+
 from outcomes.contract.schema import schemas_dir
 
-__all__ = ["ReadingRules", "reading_rules"]
+__all__ = ["ReadingRules", "boolean_value", "reading_rules"]
 
 
 @dataclass(frozen=True)
@@ -51,3 +53,9 @@ def reading_rules() -> ReadingRules:
         true_words=tuple(v.lower() for v in raw["booleans"]["true"]),
         false_words=tuple(v.lower() for v in raw["booleans"]["false"]),
     )
+
+
+def boolean_value(word: pl.Expr, /) -> pl.Expr:
+    """True or False where the lower-cased text ``word`` is one of the true or false words, else null."""
+    rules = reading_rules()
+    return pl.when(word.is_in(list(rules.true_words))).then(True).when(word.is_in(list(rules.false_words))).then(False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from outcomes.contract import ROW, TABLES, load_table_schema, reading_rules
+from outcomes.contract import ROW, TABLES, boolean_value, load_table_schema
 from outcomes.ingest.catalog import dataset_catalog
 from outcomes.ingest.errors import DatasetError
 
@@ -98,15 +98,8 @@ def scan_dataset(path: str | Path, /) -> LazyDataset:
                     ).alias(spec.name)
                 )
             elif spec.type == "boolean" and lf.collect_schema()[spec.name] == pl.String:
-                rules = reading_rules()
                 word = pl.col(spec.name).str.strip_chars().str.to_lowercase()
-                casts.append(
-                    pl.when(word.is_in(list(rules.true_words)))
-                    .then(True)
-                    .when(word.is_in(list(rules.false_words)))
-                    .then(False)
-                    .alias(spec.name)
-                )
+                casts.append(boolean_value(word).alias(spec.name))
             else:
                 casts.append(pl.col(spec.name).cast(spec.dtype).alias(spec.name))
         frames[name] = lf.with_columns(pl.col(ROW).cast(pl.Int64), *casts)

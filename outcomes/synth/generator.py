@@ -857,7 +857,7 @@ def make_demo(n_episodes: int = 2000, /, *, seed: int = 2026, dropout: str = "ra
 
 def _potential_rows(measure: str, idx: np.ndarray, side: np.ndarray, d: _Draw) -> pl.DataFrame:
     """Intake and would-be discharge value of one measure (and side) for the episodes ``idx``."""
-    imp = (d.baseline - d.final) if _better_lower(measure) else (d.final - d.baseline)
+    imp = _improvement(measure, d)
     imp = np.where(imp == 0, 0.0, imp)  # never -0.0, as episode_changes writes it
     return _frame(
         {

@@ -18,7 +18,7 @@ import itertools
 
 import polars as pl
 
-from outcomes.contract import ROW, ColumnSpec, TableSchema, reading_rules, vocabulary_label
+from outcomes.contract import ROW, ColumnSpec, TableSchema, boolean_value, reading_rules, vocabulary_label
 
 __all__ = [
     "CATALOG",
@@ -193,9 +193,7 @@ def typed_value(spec: ColumnSpec, is_native: bool = False, decimal_comma: bool =
             plain = text.str.contains(r"^[+-]?\d+(\.0*)?$")  # 12, 12.0; not 1.2e1
             e = pl.when(plain & f.is_finite() & (f == f.floor()) & (f.abs() < 2**53)).then(f).cast(pl.Int64)
     elif spec.type == "boolean":
-        rules = reading_rules()
-        word = raw.str.to_lowercase()
-        e = pl.when(word.is_in(list(rules.true_words))).then(True).when(word.is_in(list(rules.false_words))).then(False)
+        e = boolean_value(raw.str.to_lowercase())
     else:
         e = raw
     return e.alias(typed_name(spec.name))
